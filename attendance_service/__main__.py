@@ -1,0 +1,77 @@
+"""`python -m attendance_service`: serves AttendanceService (default port 50052).
+
+Wiring only: settings, the unit-of-work factory, the Zoom client (when credentials are set), the
+sync worker, the roster hub, the use cases and the servicer.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Sequence
+
+from rollcall.attendance.v1 import attendance_service_pb2, attendance_service_pb2_grpc
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from attendance_service.config import AttendanceSettings
+from attendance_service.live import RosterHub
+from attendance_service.qr import QrCheckIns
+from attendance_service.records import RecordKeeping
+from attendance_service.repository import Database
+from attendance_service.service import MeetingReads
+from attendance_service.servicer import AttendanceServicer, UseCases
+from attendance_service.sync import AttendanceSync, ZoomReportSource
+from attendance_service.sync_worker import SyncWorker
+from attendance_service.webhooks import WebhookIngest
+from common.bootstrap import run_grpc_process
+from common.config import ConfigError, Settings
+from common.grpc import ServiceDefinition
+from common.security.tokens import verifier_from_settings
+from common.zoom.factory import zoom_client_from_settings
+
+
+async def build_services(
+    own: AttendanceSettings, settings: Settings, engine: AsyncEngine
+) -> Sequence[ServiceDefinition]:
+    """The AttendanceService of one process, with its sync worker started when Zoom is configured."""
+    db = Database(engine)
+    source = ZoomReportSource(zoom_client_from_settings(settings, engine)) if settings.zoom.has_credentials else None
+    sync = AttendanceSync(db, source)
+    worker = SyncWorker(sync, db, own.sync_delays_seconds)
+    if source is not None:
+        worker.start()
+    listen_url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    use_cases = UseCases(
+        reads=MeetingReads(db, held_views=own.held_views),
+        records=RecordKeeping(db),
+        sync=sync,
+        webhooks=WebhookIngest(db, worker.first_attempt_at, worker.wake),
+        qr=QrCheckIns(db, own.qr, verifier_from_settings(settings).verify),
+        roster=RosterHub(listen_url, db),
+    )
+    servicer = AttendanceServicer(use_cases, held_responses=own.held_views)
+    return (
+        ServiceDefinition(
+            attendance_service_pb2.DESCRIPTOR.services_by_name["AttendanceService"].full_name,
+            lambda server: attendance_service_pb2_grpc.add_AttendanceServiceServicer_to_server(servicer, server),
+        ),
+    )
+
+
+def main() -> None:
+    try:
+        own = AttendanceSettings.from_env(os.environ, Settings.from_env())
+    except ConfigError as exc:
+        sys.stderr.write(f"attendance: configuration error: {exc}\n")
+        raise SystemExit(2) from None
+    run_grpc_process(
+        "attendance",
+        lambda settings: settings.attendance_port,
+        lambda settings: settings.attendance_metrics_port,
+        functools.partial(build_services, own),
+    )
+
+
+if __name__ == "__main__":
+    main()

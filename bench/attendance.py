@@ -1,0 +1,485 @@
+"""Attendance benchmarks, measured side by side on this machine.
+
+1. GetMeetingParticipants for a meeting with 300 segments and 40 expected students, at concurrency
+   32, against an empty unary RPC served by the same attendance process through the same
+   interceptors (authentication, metrics, logs), from the same multi-process client: throughputs,
+   ratio (goal >= 0.5), p50/p99. Then the same with no views held (every call rebuilds its answer)
+   and, for reference, grpc.health Check (public: no token checked). Last, the database round trips
+   of one call (goal <= 2), counted on the wire by a proxy in front of PostgreSQL.
+2. Sync of reports with 1k and 10k rows from the Zoom emulator: own time (the fetch from the
+   emulator excluded), ratio 10k/1k (goal <= 11), and the writes of a second sync (goal 0).
+
+    .venv/bin/python -m bench.attendance [--seconds 5] [--clients 2] [--concurrency 32] [--rounds 1]
+
+Uses DATABASE_URL's server when set, else the embedded PostgreSQL; a fresh database either way.
+`--serve` is the attendance process the benchmark starts: `python -m attendance_service` plus the
+empty RPC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import multiprocessing
+import os
+import random
+import statistics
+import struct
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import psycopg
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from rollcall.attendance.v1 import attendance_service_pb2 as pb
+from rollcall.attendance.v1 import attendance_service_pb2_grpc as rpc
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from attendance_service.__main__ import build_services
+from attendance_service.config import AttendanceSettings
+from attendance_service.repository import Database
+from attendance_service.service import MeetingReads
+from attendance_service.sync import AttendanceSync, ZoomReportSource
+from common.bootstrap import run_grpc_process
+from common.config import Settings
+from common.db import create_engine, libpq_url
+from common.db.engine import app_url
+from common.grpc import ServiceDefinition
+from common.security.dev_tokens import mint_dev_token
+from common.security.principal import Principal
+from common.zoom import InMemoryRateBudget, ZoomClient, ZoomClientConfig
+from tests.support.database import fresh_database
+from tests.support.processes import free_port, start_python_module
+
+KEY = "bench-signing-key-" + uuid.uuid4().hex
+ACCOUNT, CLIENT_ID, SECRET = "BENCHACC", "BENCHCID", "BENCHSECRET"
+START = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)
+EMPTY_METHOD = "/rollcall.bench.v1.BenchService/Empty"
+SEGMENTS, STUDENTS = 300, 40
+
+
+def _seed(database_url: str, *, students: int, segments: int, meeting_id: int) -> tuple[uuid.UUID, list[str]]:
+    """A teacher, a class of `students`, a meeting with `segments` participant rows (rejoins,
+    second devices, guests). Returns the teacher and the students' emails."""
+    rng = random.Random(meeting_id)
+    teacher, class_id = uuid.uuid4(), uuid.uuid4()
+    ids = [uuid.uuid4() for _ in range(students)]
+    emails = [f"b{i}.{meeting_id}@r1.deped.gov.ph" for i in range(students)]
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as owner:
+        owner.execute(
+            "INSERT INTO users (id, email, display_name, role, zoom_user_id) VALUES (%s, %s, 'T', 'teacher', %s)",
+            (teacher, f"t.{meeting_id}@r1.deped.gov.ph", f"host-{meeting_id}"),
+        )
+        owner.execute(
+            "INSERT INTO classes (id, name, section, school_year, teacher_id) VALUES (%s, %s, 'A', '2026', %s)",
+            (class_id, f"C{meeting_id}", teacher),
+        )
+        with owner.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO users (id, email, display_name, role) VALUES (%s, %s, %s, 'student')",
+                [(sid, emails[i], f"Student {i}") for i, sid in enumerate(ids)],
+            )
+            cursor.executemany(
+                "INSERT INTO enrollments (class_id, student_id) VALUES (%s, %s)", [(class_id, sid) for sid in ids]
+            )
+        owner.execute(
+            "INSERT INTO zoom_meetings (id, uuid, class_id, host_id, topic, meeting_type, start_time, "
+            "duration_minutes, approval_type, status) VALUES (%s, %s, %s, %s, 'Bench', 2, %s, 60, 0, 'ended')",
+            (meeting_id, f"inst-{meeting_id}", class_id, f"host-{meeting_id}", START),
+        )
+        rows = []
+        for n in range(segments):
+            joined = START + timedelta(seconds=rng.randrange(0, 3000))
+            left = joined + timedelta(seconds=rng.randrange(60, 1800))
+            who = n % (students + 10)
+            student = ids[who] if who < students else None
+            name = f"Student {who}" if student else f"Guest {who}"
+            method = "email" if student else "unmatched"
+            rows.append((meeting_id, f"inst-{meeting_id}", str(10**7 + n), name, joined, left, student, method))
+        with owner.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO zoom_participants (meeting_id, meeting_uuid, zoom_user_id, name, join_time, leave_time, "
+                "source, student_id, match_method) VALUES (%s, %s, %s, %s, %s, %s, 'report', %s, %s)",
+                rows,
+            )
+    return teacher, emails
+
+
+# ---- the attendance process under load ------------------------------------------------------
+
+
+async def _empty(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+    return b""
+
+
+async def _build_with_empty(
+    own: AttendanceSettings, settings: Settings, engine: AsyncEngine
+) -> Sequence[ServiceDefinition]:
+    def register(server: grpc.aio.Server) -> None:
+        handler = grpc.unary_unary_rpc_method_handler(_empty, request_deserializer=None, response_serializer=None)
+        service, method = EMPTY_METHOD.strip("/").split("/")
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {method: handler}),))
+
+    return (*await build_services(own, settings, engine), ServiceDefinition("rollcall.bench.v1.BenchService", register))
+
+
+def serve() -> None:
+    """`python -m attendance_service`, plus an empty unary RPC that is not public: the interceptor
+    authenticates, times, counts and logs it like any AttendanceService call."""
+    own = AttendanceSettings.from_env(os.environ, Settings.from_env())
+    run_grpc_process(
+        "attendance",
+        lambda settings: settings.attendance_port,
+        lambda settings: settings.attendance_metrics_port,
+        functools.partial(_build_with_empty, own),
+    )
+
+
+def _client(target: str, token: str, meeting_id: int, kind: str, seconds: float, tasks: int, out: Any) -> None:
+    """One client process: `tasks` concurrent callers for `seconds`; sends back the latencies."""
+
+    async def run() -> list[float]:
+        latencies: list[float] = []
+        metadata = (("authorization", f"Bearer {token}"),)
+        async with grpc.aio.insecure_channel(target) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            attendance = rpc.AttendanceServiceStub(channel)
+            empty = channel.unary_unary(EMPTY_METHOD, request_serializer=None, response_deserializer=None)
+            request = pb.GetMeetingParticipantsRequest(meeting_id=meeting_id)
+
+            async def one() -> None:
+                if kind == "health":
+                    await health.Check(health_pb2.HealthCheckRequest(), timeout=10)
+                elif kind == "empty":
+                    await empty(b"", metadata=metadata, timeout=10)
+                else:
+                    await attendance.GetMeetingParticipants(request, metadata=metadata, timeout=10)
+
+            if kind == "participants":  # the answer is the full one
+                reply = await attendance.GetMeetingParticipants(request, metadata=metadata, timeout=10)
+                assert sum(len(p.segments) for p in reply.participants) == SEGMENTS
+                assert len(reply.expected_attendees) == STUDENTS
+            for _ in range(3):
+                await one()  # warm the channel
+            deadline = time.perf_counter() + seconds
+
+            async def caller() -> None:
+                while time.perf_counter() < deadline:
+                    started = time.perf_counter()
+                    await one()
+                    latencies.append(time.perf_counter() - started)
+
+            await asyncio.gather(*(caller() for _ in range(tasks)))
+        return latencies
+
+    out.put(asyncio.run(run()))
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load(
+    target: str, token: str, meeting_id: int, kind: str, server_pid: int, args: argparse.Namespace
+) -> dict[str, float]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    per_client = max(1, args.concurrency // args.clients)
+    workers = [
+        context.Process(target=_client, args=(target, token, meeting_id, kind, args.seconds, per_client, queue))
+        for _ in range(args.clients)
+    ]
+    cpu_before = _cpu_seconds(server_pid)
+    for worker in workers:
+        worker.start()
+    latencies = [latency for _ in workers for latency in queue.get()]
+    for worker in workers:
+        worker.join()
+    server_cpu = _cpu_seconds(server_pid) - cpu_before  # includes the clients' warm-up calls
+    latencies.sort()
+    return {
+        "calls_per_second": len(latencies) / args.seconds,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "server_cpu_ms": server_cpu * 1000 / len(latencies),
+    }
+
+
+def _line(name: str, result: dict[str, float]) -> str:
+    return (
+        f"  {name:<44} {result['calls_per_second']:8.1f} calls/s  p50 {result['p50_ms']:6.1f} ms  "
+        f"p99 {result['p99_ms']:6.1f} ms  server CPU {result['server_cpu_ms']:5.2f} ms/call"
+    )
+
+
+# ---- round trips, counted on the wire --------------------------------------------------------
+
+_UNTYPED_REQUESTS = {80877103, 80877104}  # SSLRequest, GSSENCRequest: the startup message follows
+
+
+@dataclass
+class _Wire:
+    """What crossed a proxy between clients and PostgreSQL: round trips (a client sending after
+    the server answered, or first) and statements (Query and Execute messages)."""
+
+    round_trips: int = 0
+    statements: int = 0
+    first_bytes: list[bytes] = field(default_factory=list)
+
+
+class _CountingProxy:
+    """A TCP proxy in front of PostgreSQL that reads the frontend protocol's message framing."""
+
+    def __init__(self, upstream: dict[str, Any]) -> None:
+        self.wire = _Wire()
+        self._upstream = upstream
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        server_reader, server_writer = (
+            await asyncio.open_unix_connection(**self._upstream)
+            if "path" in self._upstream
+            else await asyncio.open_connection(**self._upstream)
+        )
+        state = {"answered": True}
+
+        async def from_client() -> None:
+            typed, buffer = False, b""
+            while chunk := await client_reader.read(65536):
+                if state["answered"]:
+                    self.wire.round_trips += 1
+                    state["answered"] = False
+                buffer += chunk
+                while True:
+                    header = 4 if not typed else 5
+                    if len(buffer) < header:
+                        break
+                    length = struct.unpack("!I", buffer[header - 4 : header])[0] + (header - 4)
+                    if len(buffer) < length:
+                        break
+                    if not typed:
+                        typed = struct.unpack("!I", buffer[4:8])[0] not in _UNTYPED_REQUESTS
+                    elif buffer[:1] in (b"Q", b"E"):
+                        self.wire.statements += 1
+                    buffer = buffer[length:]
+                server_writer.write(chunk)
+                await server_writer.drain()
+            server_writer.close()
+
+        async def from_server() -> None:
+            while chunk := await server_reader.read(65536):
+                state["answered"] = True
+                client_writer.write(chunk)
+                await client_writer.drain()
+            client_writer.close()
+
+        await asyncio.gather(from_client(), from_server(), return_exceptions=True)
+
+
+def _upstream_of(database_url: str) -> dict[str, Any]:
+    url = make_url(database_url)
+    port = url.port or 5432
+    socket_dir = url.query.get("host")
+    if isinstance(socket_dir, str) and socket_dir.startswith("/"):
+        return {"path": f"{socket_dir}/.s.PGSQL.{port}"}
+    return {"host": url.host or "127.0.0.1", "port": port}
+
+
+def _through(database_url: str, port: int) -> str:
+    url = make_url(database_url)
+    query = {k: v for k, v in url.query.items() if k != "host"}
+    return url.set(host="127.0.0.1", port=port, query=query).render_as_string(hide_password=False)
+
+
+async def _round_trips(database_url: str, teacher: uuid.UUID, meeting_id: int) -> dict[str, _Wire]:
+    """One caller's first call (the roster sent and built) and next call (the roster unchanged),
+    each on a connection the pool had just used, as under load."""
+    url = app_url(database_url)
+    proxy = _CountingProxy(_upstream_of(url))
+    engine = create_engine(_through(url, await proxy.start()), application_name="bench")
+    try:
+        reads = MeetingReads(Database(engine))
+        principal = Principal(teacher, "teacher")
+        await reads.participants(Principal(uuid.uuid4(), "admin"), meeting_id)  # opens the connection
+        found: dict[str, _Wire] = {}
+        for name in ("first call", "next call"):
+            proxy.wire = _Wire()
+            view = await reads.participants(principal, meeting_id)
+            found[name] = proxy.wire
+            assert sum(len(p.segments) for p in view.people) == SEGMENTS
+        return found
+    finally:
+        await engine.dispose()
+        await proxy.stop()
+
+
+def _start_server(database_url: str, env: dict[str, str]) -> tuple[Any, str]:
+    port = free_port()
+    server = start_python_module(
+        "bench-attendance",
+        "bench.attendance",
+        {
+            "DATABASE_URL": database_url,
+            "ROLLCALL_DEV_JWT_KEY": KEY,
+            "ROLLCALL_ATTENDANCE_PORT": str(port),
+            "ROLLCALL_ATTENDANCE_METRICS_PORT": "0",
+            "ROLLCALL_LOG_LEVEL": "WARNING",
+            **env,
+        },
+        "--serve",
+    )
+    target = f"127.0.0.1:{port}"
+    with grpc.insecure_channel(target) as channel:
+        grpc.channel_ready_future(channel).result(timeout=30)
+    return server, target
+
+
+def bench_participants(database_url: str, args: argparse.Namespace) -> None:
+    meeting_id = 91_000_000_001
+    teacher, _ = _seed(database_url, students=STUDENTS, segments=SEGMENTS, meeting_id=meeting_id)
+    token = mint_dev_token(KEY, subject=teacher, role="teacher", issuer="rollcall-dev", audience="rollcall")
+    print(
+        f"participants: {SEGMENTS} segments, {STUDENTS} expected, concurrency {args.concurrency} "
+        f"({args.clients} client processes), {args.seconds:g} s each"
+    )
+    for _ in range(args.rounds):
+        runs: dict[str, dict[str, float]] = {}
+        server, target = _start_server(database_url, {})
+        try:
+            pid = server.process.pid
+            runs["empty"] = _load(target, token, meeting_id, "empty", pid, args)
+            runs["participants"] = _load(target, token, meeting_id, "participants", pid, args)
+            runs["health"] = _load(target, token, meeting_id, "health", pid, args)
+        finally:
+            server.stop()
+        server, target = _start_server(database_url, {"ROLLCALL_ATTENDANCE_HELD_VIEWS": "0"})
+        try:
+            runs["rebuilt"] = _load(target, token, meeting_id, "participants", server.process.pid, args)
+        finally:
+            server.stop()
+        print(_line("empty unary RPC (authenticated)", runs["empty"]))
+        print(_line("GetMeetingParticipants", runs["participants"]))
+        ratio = runs["participants"]["calls_per_second"] / runs["empty"]["calls_per_second"]
+        print(f"  ratio participants/empty {ratio:8.3f}  (goal >= 0.5)")
+        print(_line("GetMeetingParticipants, no views held", runs["rebuilt"]))
+        rebuilt = runs["rebuilt"]["calls_per_second"] / runs["empty"]["calls_per_second"]
+        print(f"  ratio no views held/empty {rebuilt:7.3f}")
+        print(_line("for reference: health Check (no token)", runs["health"]))
+    for name, wire in asyncio.run(_round_trips(database_url, teacher, meeting_id)).items():
+        print(
+            f"  database round trips, {name}: {wire.round_trips} ({wire.statements} statements: the read with the "
+            f"caller's identity, the audit row with it; no BEGIN or COMMIT)  (goal <= 2)"
+        )
+
+
+def _report_rows(count: int, emails: list[str]) -> list[dict[str, str]]:
+    rng = random.Random(count)
+    rows = []
+    for n in range(count):
+        joined = START + timedelta(seconds=rng.randrange(0, 3000))
+        who = n % (len(emails) + 25)
+        email = emails[who] if who < len(emails) else ""
+        rows.append(
+            {
+                "user_id": str(10**7 + n),
+                "name": f"Student {who}" if email else f"Guest {who}",
+                "user_email": email,
+                "join_time": joined.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "leave_time": (joined + timedelta(seconds=rng.randrange(60, 1800))).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
+    return rows
+
+
+async def _sync_once(sync: AttendanceSync, source: ZoomReportSource, meeting_id: int, uuid_: str) -> tuple[float, int]:
+    rows = await source.report(uuid_)  # the emulator's share: fetched before the clock starts
+    started = time.perf_counter()
+    outcome = await sync.apply(meeting_id, uuid_, rows, actor=None, instance_start=START)
+    return time.perf_counter() - started, outcome.segments_written + outcome.records_written
+
+
+async def _bench_sync(database_url: str, emulator_url: str) -> None:
+    engine = create_engine(app_url(database_url), application_name="bench")
+    config = ZoomClientConfig(
+        ACCOUNT, CLIENT_ID, SECRET, api_base_url=f"{emulator_url}/v2", oauth_url=emulator_url, plan="business"
+    )
+    async with ZoomClient(config, InMemoryRateBudget()) as client, httpx.AsyncClient(base_url=emulator_url) as admin:
+        source = ZoomReportSource(client)
+        sync = AttendanceSync(Database(engine), source)
+        own: dict[int, float] = {}
+        for size in (1_000, 10_000):
+            meeting_id = 92_000_000_000 + size
+            _, emails = _seed(database_url, students=40, segments=0, meeting_id=meeting_id)
+            meeting = {"host_id": "h", "type": 2, "start_time": START.isoformat(), "duration": 60}
+            (await admin.put(f"/_emulator/meetings/{meeting_id}", json=meeting)).raise_for_status()
+            report = {
+                "uuid": f"inst-{meeting_id}",
+                "start_time": START.isoformat(),
+                "participants": _report_rows(size, emails),
+            }
+            (await admin.put(f"/_emulator/meetings/{meeting_id}/report", json=report)).raise_for_status()
+            own[size], _ = await _sync_once(sync, source, meeting_id, f"inst-{meeting_id}")
+            _, second_writes = await _sync_once(sync, source, meeting_id, f"inst-{meeting_id}")
+            print(
+                f"  {size:>6} rows: own time {own[size] * 1000:8.1f} ms; second sync's writes {second_writes} (goal 0)"
+            )
+        print(f"  ratio 10k/1k: {own[10_000] / own[1_000]:.2f}  (goal <= 11)")
+    await engine.dispose()
+
+
+def bench_sync(database_url: str) -> None:
+    print("sync of Zoom's report (own time: matching, planning and writing; the emulator's fetch excluded)")
+    emulator = start_python_module(
+        "bench-emulator",
+        "zoom_emulator",
+        {},
+        *("--host", "127.0.0.1", "--port", "0", "--plan", "business", "--no-rate-limits"),
+        *("--account-id", ACCOUNT, "--client-id", CLIENT_ID, "--client-secret", SECRET),
+        stdout_pipe=True,
+    )
+    try:
+        assert emulator.process.stdout is not None
+        url = emulator.process.stdout.readline().decode().rsplit(" ", 1)[-1].strip()
+        asyncio.run(_bench_sync(database_url, url))
+    finally:
+        emulator.stop()
+        if emulator.process.stdout is not None:
+            emulator.process.stdout.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the participants runs (a noisy machine)")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve()
+        return
+    with fresh_database() as database_url:
+        bench_participants(database_url, args)
+        bench_sync(database_url)
+
+
+if __name__ == "__main__":
+    main()

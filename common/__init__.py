@@ -1,0 +1,1 @@
+"""Shared by every rollcall process: config, Zoom access, database, security, audit, gRPC."""

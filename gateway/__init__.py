@@ -1,0 +1,1 @@
+"""HTTP gateway: fronts the gRPC services for browsers and serves the web page."""

@@ -1,0 +1,1 @@
+"""Registration service: registers students as Zoom meeting registrants, exactly once."""

@@ -1,0 +1,51 @@
+"""The registration service's own settings, read once in `__main__` beside common.config.Settings.
+
+- ROLLCALL_REGISTRATION_WORKERS (4): concurrent job workers in this process; each sends one batch
+  (or up to 30 single adds) at a time. Zoom's pacing is shared account-wide, so more workers or
+  replicas never exceed Zoom's limits, they only keep the pipe full under latency.
+- ROLLCALL_REGISTRATION_LEASE_SECONDS (60): how long a claimed item stays with its worker; a killed
+  worker's items are claimed again after it. Zoom calls of a job give up at half of it.
+- ROLLCALL_IDEMPOTENCY_RETENTION_HOURS (24): how long request_id keys are remembered.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from common.config import ConfigError
+
+__all__ = ["RegistrationSettings"]
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be within {low:g} and {high:g}, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationSettings:
+    workers: int
+    lease: timedelta
+    idempotency_retention: timedelta
+    owner: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RegistrationSettings:
+        return cls(
+            workers=int(_number(env, "ROLLCALL_REGISTRATION_WORKERS", 4, 0, 64)),
+            lease=timedelta(seconds=_number(env, "ROLLCALL_REGISTRATION_LEASE_SECONDS", 60, 2, 3600)),
+            idempotency_retention=timedelta(hours=_number(env, "ROLLCALL_IDEMPOTENCY_RETENTION_HOURS", 24, 1, 720)),
+            owner=f"{socket.gethostname()}:{os.getpid()}",
+        )

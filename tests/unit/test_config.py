@@ -1,0 +1,56 @@
+"""Settings come from the environment; every mistake names its variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.config import ConfigError, Settings
+
+
+def test_defaults_need_nothing_but_give_region_1_domain_and_standard_ports() -> None:
+    settings = Settings.from_env({})
+    assert settings.allowed_email_domains == ("r1.deped.gov.ph",)
+    assert (settings.registration_port, settings.attendance_port, settings.gateway_port, settings.emulator_port) == (
+        50051,
+        50052,
+        8080,
+        9090,
+    )
+    assert settings.database_url is None
+    assert not settings.zoom.has_credentials
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"ROLLCALL_GATEWAY_PORT": "eighty"}, "ROLLCALL_GATEWAY_PORT"),
+        ({"ROLLCALL_REGISTRATION_PORT": "70000"}, "ROLLCALL_REGISTRATION_PORT"),
+        ({"DATABASE_URL": "sqlite:///x.db"}, "DATABASE_URL"),
+        ({"ZOOM_API_BASE_URL": "ftp://zoom"}, "ZOOM_API_BASE_URL"),
+        ({"ZOOM_CLIENT_ID": "abc"}, "ZOOM_ACCOUNT_ID"),
+        ({"ZOOM_PLAN": "free"}, "ZOOM_PLAN"),
+        ({"ZOOM_RESERVED_SHARE": "1.5"}, "ZOOM_RESERVED_SHARE"),
+        ({"ROLLCALL_ALLOWED_EMAIL_DOMAINS": "not a domain"}, "ROLLCALL_ALLOWED_EMAIL_DOMAINS"),
+        ({"ROLLCALL_AUTH_MODE": "production"}, "ROLLCALL_JWT_JWKS_URL"),
+        ({"ROLLCALL_SHUTDOWN_GRACE_SECONDS": "-1"}, "ROLLCALL_SHUTDOWN_GRACE_SECONDS"),
+    ],
+)
+def test_bad_value_is_refused_naming_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env(env)
+
+
+def test_allowed_domains_are_lower_cased_and_split_on_commas() -> None:
+    settings = Settings.from_env({"ROLLCALL_ALLOWED_EMAIL_DOMAINS": "R1.DepEd.gov.ph, r2.deped.gov.ph"})
+    assert settings.allowed_email_domains == ("r1.deped.gov.ph", "r2.deped.gov.ph")
+
+
+def test_zoom_credentials_switch_off_the_emulator_and_stay_out_of_repr() -> None:
+    settings = Settings.from_env({"ZOOM_ACCOUNT_ID": "a", "ZOOM_CLIENT_ID": "b", "ZOOM_CLIENT_SECRET": "s3cr3t"})
+    assert settings.zoom.has_credentials
+    assert "s3cr3t" not in repr(settings)
+
+
+def test_services_need_a_database_url() -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        Settings.from_env({}).require_database_url()
