@@ -71,6 +71,7 @@ class RestartablePostgres:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
+        data_dir.parent.mkdir(parents=True, exist_ok=True)  # a fresh clone with DATABASE_URL set has no .rollcall/
         self.admin_url = ""
         self.start()
 

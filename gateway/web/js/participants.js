@@ -180,9 +180,11 @@ async function watch() {
   let wait = 1;
   while (state.meeting?.status !== "MEETING_STATUS_ENDED") {
     try {
-      setLive(true);
+      // "Live" only once the first message (the snapshot) came: the service has subscribed by then,
+      // so no change after this point is missed.
       for await (const change of events(`/v1/meetings/${state.meetingId}/participants:watch`)) {
         if (wait > 1 || !byId("error").hidden) clearError();
+        setLive(true);
         apply(change);
         wait = 1;
       }
