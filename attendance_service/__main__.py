@@ -1,7 +1,7 @@
 """`python -m attendance_service`: serves AttendanceService (default port 50052).
 
 Wiring only: settings, the unit-of-work factory, the Zoom client (when credentials are set), the
-sync worker, the roster hub, the use cases and the servicer.
+sync worker, the roster hub, the use cases, the servicer and the hourly housekeeping.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import functools
 import os
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
 from rollcall.attendance.v1 import attendance_service_pb2, attendance_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,16 +25,17 @@ from attendance_service.servicer import AttendanceServicer, UseCases
 from attendance_service.sync import AttendanceSync, ZoomReportSource
 from attendance_service.sync_worker import SyncWorker
 from attendance_service.webhooks import WebhookIngest
-from common.bootstrap import run_grpc_process
+from common.bootstrap import Closeable, run_grpc_process
 from common.config import ConfigError, Settings
 from common.grpc import ServiceDefinition
+from common.housekeeping import Chore, Housekeeping
 from common.security.tokens import verifier_from_settings
 from common.zoom.factory import zoom_client_from_settings
 
 
 async def build_services(
     own: AttendanceSettings, settings: Settings, engine: AsyncEngine
-) -> Sequence[ServiceDefinition]:
+) -> Sequence[ServiceDefinition | Closeable]:
     """The AttendanceService of one process, with its sync worker started when Zoom is configured."""
     db = Database(engine)
     source = ZoomReportSource(zoom_client_from_settings(settings, engine)) if settings.zoom.has_credentials else None
@@ -51,12 +53,20 @@ async def build_services(
         roster=RosterHub(listen_url, db),
     )
     servicer = AttendanceServicer(use_cases, held_responses=own.held_views)
+    housekeeping = Housekeeping([Chore("webhook_events", functools.partial(_forget_events, db, own.webhook_retention))])
+    housekeeping.start()
     return (
         ServiceDefinition(
             attendance_service_pb2.DESCRIPTOR.services_by_name["AttendanceService"].full_name,
             lambda server: attendance_service_pb2_grpc.add_AttendanceServiceServicer_to_server(servicer, server),
         ),
+        housekeeping,
     )
+
+
+async def _forget_events(db: Database, retention: timedelta) -> int:
+    async with db.as_system() as store:
+        return await store.forget_events_older_than(retention)
 
 
 def main() -> None:

@@ -10,6 +10,9 @@
 - ROLLCALL_QR_CODE_TTL_SECONDS (90), ROLLCALL_QR_ROTATION_SECONDS (30): how long a code is
   accepted; how often a new one is shown.
 - ROLLCALL_PUBLIC_URL (http://127.0.0.1:<gateway port>): where browsers reach the gateway.
+- ROLLCALL_WEBHOOK_RETENTION_HOURS (72, from 2 to 720): how long received webhook events are kept
+  to recognise Zoom's retries (its last comes about 85 minutes after the first delivery); their
+  payloads name participants, so they are dropped after it.
 - ROLLCALL_ATTENDANCE_HELD_VIEWS (256): participants views (and their messages) kept per process
   for reuse while the database says their roster is unchanged; about 0.3 MB each for a meeting of
   300 segments; 0 keeps none.
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from attendance_service.qr import QrKeys
-from common.config import ConfigError, Settings
+from common.config import ConfigError, Settings, number_within
 
 __all__ = ["AttendanceSettings"]
 
@@ -43,10 +46,16 @@ class AttendanceSettings:
     sync_delays_seconds: tuple[float, ...]
     qr: QrKeys
     held_views: int = _DEFAULT_HELD_VIEWS
+    webhook_retention: timedelta = timedelta(hours=72)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], settings: Settings) -> AttendanceSettings:
-        return cls(sync_delays_seconds=_delays(env), qr=_qr_keys(env, settings), held_views=_held_views(env))
+        return cls(
+            sync_delays_seconds=_delays(env),
+            qr=_qr_keys(env, settings),
+            held_views=_held_views(env),
+            webhook_retention=timedelta(hours=number_within(env, "ROLLCALL_WEBHOOK_RETENTION_HOURS", 72, 2, 720)),
+        )
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["AuthSettings", "ConfigError", "Settings", "ZoomSettings"]
+__all__ = ["AuthSettings", "ConfigError", "Settings", "ZoomSettings", "number_within"]
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -153,6 +153,20 @@ class Settings:
         from common.db.engine import app_url  # config stays importable without SQLAlchemy loaded
 
         return app_url(self.require_database_url())
+
+
+def number_within(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    """A number from `env[name]` (`default` when unset), refused outside [low, high] with its name."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be within {low:g} and {high:g}, got {raw!r}")
+    return value
 
 
 class _Reader:

@@ -20,13 +20,13 @@ from common.config import ConfigError, Settings
 from common.db import create_session_factory
 from common.db.idempotency import Idempotency
 from common.grpc import ServiceDefinition
+from common.housekeeping import Chore, Housekeeping
 from common.zoom.factory import zoom_client_from_settings
 from registration_service.audit_servicer import audit_service_definition
 from registration_service.catalog import Catalog
 from registration_service.config import RegistrationSettings
 from registration_service.domain import EmailDomainPolicy
 from registration_service.jobs import RegistrationJobs
-from registration_service.maintenance import Housekeeping
 from registration_service.register import StudentRegistration
 from registration_service.registrar import Registrar
 from registration_service.repository import Database
@@ -51,7 +51,11 @@ async def _build(
     if worker is not None:
         worker.start()
     idempotency = Idempotency(db.system_session)
-    Housekeeping(idempotency, own.idempotency_retention).start()
+    retention = own.idempotency_retention.total_seconds()
+    housekeeping = Housekeeping(
+        [Chore("idempotency_keys", functools.partial(idempotency.forget_older_than, retention))]
+    )
+    housekeeping.start()
     use_cases = UseCases(
         students=StudentRegistration(db, registrar, domains, _now, settings.zoom.deadline_seconds),
         jobs=RegistrationJobs(db, domains, _now, worker.wake if worker else lambda: None),
@@ -69,6 +73,7 @@ async def _build(
         audit_service_definition(sessions),
         # After SIGTERM has drained the server: stop the job workers before the engine closes.
         *((OnShutdown(worker.stop),) if worker is not None else ()),
+        housekeeping,
     )
 
 

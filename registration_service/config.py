@@ -16,22 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from common.config import ConfigError
+from common.config import number_within
 
 __all__ = ["RegistrationSettings"]
-
-
-def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be within {low:g} and {high:g}, got {raw!r}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +31,10 @@ class RegistrationSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RegistrationSettings:
         return cls(
-            workers=int(_number(env, "ROLLCALL_REGISTRATION_WORKERS", 4, 0, 64)),
-            lease=timedelta(seconds=_number(env, "ROLLCALL_REGISTRATION_LEASE_SECONDS", 60, 2, 3600)),
-            idempotency_retention=timedelta(hours=_number(env, "ROLLCALL_IDEMPOTENCY_RETENTION_HOURS", 24, 1, 720)),
+            workers=int(number_within(env, "ROLLCALL_REGISTRATION_WORKERS", 4, 0, 64)),
+            lease=timedelta(seconds=number_within(env, "ROLLCALL_REGISTRATION_LEASE_SECONDS", 60, 2, 3600)),
+            idempotency_retention=timedelta(
+                hours=number_within(env, "ROLLCALL_IDEMPOTENCY_RETENTION_HOURS", 24, 1, 720)
+            ),
             owner=f"{socket.gethostname()}:{os.getpid()}",
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -344,6 +344,15 @@ class SegmentQueries:
             },
         )
         return inserted.first() is not None
+
+    async def forget_events_older_than(self, age: timedelta) -> int:
+        """Drops webhook events received longer than `age` ago (their payloads name people);
+        returns how many."""
+        dropped = await self.session.execute(
+            text("DELETE FROM webhook_events WHERE received_at < now() - make_interval(secs => :seconds)"),
+            {"seconds": age.total_seconds()},
+        )
+        return int(getattr(dropped, "rowcount", 0) or 0)
 
     async def notify_roster(self, payload: dict[str, Any]) -> None:
         """Tells every replica's listener; PostgreSQL delivers it only if this transaction commits."""

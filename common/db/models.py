@@ -366,7 +366,10 @@ class WebhookEvent(Base):
     """A Zoom webhook event seen once; Zoom's retries hit the primary key and change nothing."""
 
     __tablename__ = "webhook_events"
-    __table_args__ = (Index("ix_webhook_events_meeting_id_received_at", "meeting_id", "received_at"),)
+    __table_args__ = (
+        Index("ix_webhook_events_meeting_id_received_at", "meeting_id", "received_at"),
+        Index("ix_webhook_events_received_at", "received_at"),
+    )
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     event: Mapped[str] = mapped_column(Text)
     meeting_id: Mapped[int | None] = mapped_column(BigInteger)
