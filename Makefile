@@ -99,8 +99,11 @@ test: setup lint ## everything CI runs: lint, then unit, integration and end-to-
 bench: setup ## benchmarks; prints ratios measured side by side
 	$(PY) -m bench
 
-soak: setup ## long reliability suites
-	ROLLCALL_SOAK=1 $(BIN)/pytest tests/reliability
+# The long versions: tests/reliability, schemathesis on the gateway and the 1M-event audit export.
+SOAK_TESTS := tests/reliability tests/integration/gateway/test_openapi_fuzzing.py \
+  tests/integration/security/test_audit_export_memory.py
+soak: setup ## long reliability suites (faults and kills, database restarts, fuzzing, mixed load)
+	ROLLCALL_SOAK=1 $(BIN)/pytest -p no:cacheprovider $(SOAK_TESTS)
 
 clean: ## remove generated code and caches (keeps .venv and .rollcall data)
 	rm -rf $(GEN) $(BUILD) .mypy_cache .ruff_cache .pytest_cache tests/artifacts

@@ -24,6 +24,7 @@ import functools
 import multiprocessing
 import os
 import random
+import resource
 import statistics
 import struct
 import time
@@ -48,7 +49,8 @@ from attendance_service.config import AttendanceSettings
 from attendance_service.repository import Database
 from attendance_service.service import MeetingReads
 from attendance_service.sync import AttendanceSync, ZoomReportSource
-from common.bootstrap import run_grpc_process
+from bench.results import Figure, record, rss_mib
+from common.bootstrap import Closeable, run_grpc_process
 from common.config import Settings
 from common.db import create_engine, libpq_url
 from common.db.engine import app_url
@@ -122,9 +124,11 @@ async def _empty(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) ->
 
 async def _build_with_empty(
     own: AttendanceSettings, settings: Settings, engine: AsyncEngine
-) -> Sequence[ServiceDefinition]:
+) -> Sequence[ServiceDefinition | Closeable]:
     def register(server: grpc.aio.Server) -> None:
-        handler = grpc.unary_unary_rpc_method_handler(_empty, request_deserializer=None, response_serializer=None)
+        handler: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(
+            _empty, request_deserializer=None, response_serializer=None
+        )
         service, method = EMPTY_METHOD.strip("/").split("/")
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {method: handler}),))
 
@@ -152,7 +156,9 @@ def _client(target: str, token: str, meeting_id: int, kind: str, seconds: float,
         async with grpc.aio.insecure_channel(target) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             attendance = rpc.AttendanceServiceStub(channel)
-            empty = channel.unary_unary(EMPTY_METHOD, request_serializer=None, response_deserializer=None)
+            empty: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+                EMPTY_METHOD, request_serializer=None, response_deserializer=None
+            )
             request = pb.GetMeetingParticipantsRequest(meeting_id=meeting_id)
 
             async def one() -> None:
@@ -200,25 +206,34 @@ def _load(
         for _ in range(args.clients)
     ]
     cpu_before = _cpu_seconds(server_pid)
+    clients_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
     for worker in workers:
         worker.start()
     latencies = [latency for _ in workers for latency in queue.get()]
     for worker in workers:
         worker.join()
+    elapsed = time.perf_counter() - started
     server_cpu = _cpu_seconds(server_pid) - cpu_before  # includes the clients' warm-up calls
+    clients_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # joined client processes only
+    client_cpu = (clients_after.ru_utime - clients_before.ru_utime) + (clients_after.ru_stime - clients_before.ru_stime)
+    capacity = elapsed * (os.cpu_count() or 1)
     latencies.sort()
     return {
         "calls_per_second": len(latencies) / args.seconds,
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
         "server_cpu_ms": server_cpu * 1000 / len(latencies),
+        "server_cpu_share": server_cpu / capacity,
+        "client_cpu_share": client_cpu / capacity,  # start-up and warm-up of the client processes included
     }
 
 
 def _line(name: str, result: dict[str, float]) -> str:
     return (
         f"  {name:<44} {result['calls_per_second']:8.1f} calls/s  p50 {result['p50_ms']:6.1f} ms  "
-        f"p99 {result['p99_ms']:6.1f} ms  server CPU {result['server_cpu_ms']:5.2f} ms/call"
+        f"p99 {result['p99_ms']:6.1f} ms  server CPU {result['server_cpu_ms']:5.2f} ms/call; CPU share of "
+        f"{os.cpu_count()} cores: server {result['server_cpu_share']:.0%}, client {result['client_cpu_share']:.0%}"
     )
 
 
@@ -352,7 +367,7 @@ def _start_server(database_url: str, env: dict[str, str]) -> tuple[Any, str]:
     return server, target
 
 
-def bench_participants(database_url: str, args: argparse.Namespace) -> None:
+def bench_participants(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
     meeting_id = 91_000_000_001
     teacher, _ = _seed(database_url, students=STUDENTS, segments=SEGMENTS, meeting_id=meeting_id)
     token = mint_dev_token(KEY, subject=teacher, role="teacher", issuer="rollcall-dev", audience="rollcall")
@@ -360,14 +375,18 @@ def bench_participants(database_url: str, args: argparse.Namespace) -> None:
         f"participants: {SEGMENTS} segments, {STUDENTS} expected, concurrency {args.concurrency} "
         f"({args.clients} client processes), {args.seconds:g} s each"
     )
+    rounds: list[dict[str, dict[str, float]]] = []
+    memory_mib = 0.0
     for _ in range(args.rounds):
         runs: dict[str, dict[str, float]] = {}
+        rounds.append(runs)
         server, target = _start_server(database_url, {})
         try:
             pid = server.process.pid
             runs["empty"] = _load(target, token, meeting_id, "empty", pid, args)
             runs["participants"] = _load(target, token, meeting_id, "participants", pid, args)
             runs["health"] = _load(target, token, meeting_id, "health", pid, args)
+            memory_mib = rss_mib(pid)
         finally:
             server.stop()
         server, target = _start_server(database_url, {"ROLLCALL_ATTENDANCE_HELD_VIEWS": "0"})
@@ -383,11 +402,19 @@ def bench_participants(database_url: str, args: argparse.Namespace) -> None:
         rebuilt = runs["rebuilt"]["calls_per_second"] / runs["empty"]["calls_per_second"]
         print(f"  ratio no views held/empty {rebuilt:7.3f}")
         print(_line("for reference: health Check (no token)", runs["health"]))
-    for name, wire in asyncio.run(_round_trips(database_url, teacher, meeting_id)).items():
+    wires = asyncio.run(_round_trips(database_url, teacher, meeting_id))
+    for name, wire in wires.items():
         print(
             f"  database round trips, {name}: {wire.round_trips} ({wire.statements} statements: the read with the "
             f"caller's identity, the audit row with it; no BEGIN or COMMIT)  (goal <= 2)"
         )
+    ratios = [r["participants"]["calls_per_second"] / r["empty"]["calls_per_second"] for r in rounds]
+    return {
+        "ratio": statistics.median(ratios),
+        "rounds": rounds,
+        "round_trips": {name: wire.round_trips for name, wire in wires.items()},
+        "memory_mib": memory_mib,
+    }
 
 
 def _report_rows(count: int, emails: list[str]) -> list[dict[str, str]]:
@@ -416,7 +443,7 @@ async def _sync_once(sync: AttendanceSync, source: ZoomReportSource, meeting_id:
     return time.perf_counter() - started, outcome.segments_written + outcome.records_written
 
 
-async def _bench_sync(database_url: str, emulator_url: str) -> None:
+async def _bench_sync(database_url: str, emulator_url: str) -> dict[str, Any]:
     engine = create_engine(app_url(database_url), application_name="bench")
     config = ZoomClientConfig(
         ACCOUNT, CLIENT_ID, SECRET, api_base_url=f"{emulator_url}/v2", oauth_url=emulator_url, plan="business"
@@ -425,6 +452,7 @@ async def _bench_sync(database_url: str, emulator_url: str) -> None:
         source = ZoomReportSource(client)
         sync = AttendanceSync(Database(engine), source)
         own: dict[int, float] = {}
+        second: dict[int, int] = {}
         for size in (1_000, 10_000):
             meeting_id = 92_000_000_000 + size
             _, emails = _seed(database_url, students=40, segments=0, meeting_id=meeting_id)
@@ -437,15 +465,16 @@ async def _bench_sync(database_url: str, emulator_url: str) -> None:
             }
             (await admin.put(f"/_emulator/meetings/{meeting_id}/report", json=report)).raise_for_status()
             own[size], _ = await _sync_once(sync, source, meeting_id, f"inst-{meeting_id}")
-            _, second_writes = await _sync_once(sync, source, meeting_id, f"inst-{meeting_id}")
+            _, second[size] = await _sync_once(sync, source, meeting_id, f"inst-{meeting_id}")
             print(
-                f"  {size:>6} rows: own time {own[size] * 1000:8.1f} ms; second sync's writes {second_writes} (goal 0)"
+                f"  {size:>6} rows: own time {own[size] * 1000:8.1f} ms; second sync's writes {second[size]} (goal 0)"
             )
         print(f"  ratio 10k/1k: {own[10_000] / own[1_000]:.2f}  (goal <= 11)")
     await engine.dispose()
+    return {"own_seconds": own, "second_sync_writes": second, "ratio": own[10_000] / own[1_000]}
 
 
-def bench_sync(database_url: str) -> None:
+def bench_sync(database_url: str) -> dict[str, Any]:
     print("sync of Zoom's report (own time: matching, planning and writing; the emulator's fetch excluded)")
     emulator = start_python_module(
         "bench-emulator",
@@ -458,7 +487,7 @@ def bench_sync(database_url: str) -> None:
     try:
         assert emulator.process.stdout is not None
         url = emulator.process.stdout.readline().decode().rsplit(" ", 1)[-1].strip()
-        asyncio.run(_bench_sync(database_url, url))
+        return asyncio.run(_bench_sync(database_url, url))
     finally:
         emulator.stop()
         if emulator.process.stdout is not None:
@@ -477,8 +506,32 @@ def main() -> None:
         serve()
         return
     with fresh_database() as database_url:
-        bench_participants(database_url, args)
-        bench_sync(database_url)
+        participants = bench_participants(database_url, args)
+        sync = bench_sync(database_url)
+    _record(participants, sync)
+
+
+def _record(participants: dict[str, Any], sync: dict[str, Any]) -> None:
+    last = participants["rounds"][-1]["participants"]
+    trips = max(participants["round_trips"].values())
+    ratio, scaling = participants["ratio"], sync["ratio"]
+    second = max(sync["second_sync_writes"].values())
+    figures = [
+        Figure(
+            f"GetMeetingParticipants ({SEGMENTS} segments, {STUDENTS} expected) vs an empty RPC, concurrency 32",
+            f"{ratio:.2f} (p50 {last['p50_ms']:.1f} ms, p99 {last['p99_ms']:.1f} ms)",
+            "≥ 0.5",
+            ratio >= 0.5,
+        ),
+        Figure("database round trips per participants call", str(trips), "≤ 2", trips <= 2),
+        Figure(
+            "load generator's CPU share (participants run)",
+            f"{last['client_cpu_share']:.0%} of the cores (server {last['server_cpu_share']:.0%})",
+        ),
+        Figure("sync own time, 10k vs 1k report rows", f"{scaling:.2f}", "≤ 11", scaling <= 11),
+        Figure("writes of a second sync of the same report", str(second), "0", second == 0),
+    ]
+    record("attendance", figures, {"attendance service": participants["memory_mib"]}, {**participants, "sync": sync})
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TypeVar
 
 import grpc
@@ -33,6 +33,7 @@ import psutil
 
 from bench.attendance import _load as grpc_load  # the multi-process grpc.aio client
 from bench.attendance import _seed as seed_meeting
+from bench.results import Figure, record, rss_mib
 from common.security.dev_tokens import mint_dev_token
 from tests.support.database import fresh_database
 from tests.support.processes import ChildProcess, free_port, start_python_module
@@ -132,7 +133,7 @@ def _print(name: str, run: Run) -> None:
     print(f"  {'':<30} CPU share of {os.cpu_count()} cores: {shares}")
 
 
-def bench(database_url: str, args: argparse.Namespace) -> float:
+def bench(database_url: str, args: argparse.Namespace) -> None:
     teacher, _ = seed_meeting(database_url, students=40, segments=300, meeting_id=MEETING_ID)
     attendance_port, gateway_port = free_port(), free_port()
     env = {
@@ -161,7 +162,8 @@ def bench(database_url: str, args: argparse.Namespace) -> float:
         size = len(warm.content)
 
         def direct() -> tuple[float, float, float]:
-            result = grpc_load(target, token, MEETING_ID, "participants", args)
+            pid = servers["attendance"].process.pid
+            result = grpc_load(target, token, MEETING_ID, "participants", pid, args)
             return result["calls_per_second"], result["p50_ms"], result["p99_ms"]
 
         def gateway() -> tuple[float, float, float]:
@@ -171,23 +173,40 @@ def bench(database_url: str, args: argparse.Namespace) -> float:
             f"participants (300 segments, 40 expected; JSON {size / 1024:.0f} KiB), concurrency {args.concurrency}, "
             f"{args.rounds} rounds of {args.seconds:g} s each way, the order alternating"
         )
-        ratios = []
+        ratios: list[float] = []
+        rounds: list[dict[str, Run]] = []
         for round_number in range(args.rounds):
             # Alternating the order evens out drift; other load on a shared machine shows as "rest".
             order = [("direct", direct), ("gateway", gateway)]
             if round_number % 2:
                 order.reverse()
             runs = {name: _measured(servers, CLIENTS[name], load) for name, load in order}
+            rounds.append(runs)
             ratios.append(runs["gateway"].calls_per_second / runs["direct"].calls_per_second)
             print(f"round {round_number + 1}: ratio {ratios[-1]:.3f}")
             _print("direct gRPC (grpc.aio client)", runs["direct"])
             _print("through the gateway (wrk)", runs["gateway"])
+        memory = {name: rss_mib(child.process.pid) for name, child in servers.items()}
     finally:
         for child in servers.values():
             child.stop()
     ratio = statistics.median(ratios)
     print(f"  ratio gateway/direct, median of {len(ratios)} rounds: {ratio:.3f}  (goal >= 0.6)")
-    return ratio
+    shares = rounds[-1]["gateway"].cpu_shares
+    figures = [
+        Figure(
+            f"GetMeetingParticipants through the gateway (JSON) vs direct gRPC, median of {len(ratios)} rounds",
+            f"{ratio:.2f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)})",
+            "≥ 0.6",
+            ratio >= 0.6,
+        ),
+        Figure(
+            "load generator's CPU share (wrk, gateway run)",
+            ", ".join(f"{name} {share:.0%}" for name, share in shares.items()) + " of the cores",
+        ),
+    ]
+    raw = {"ratios": ratios, "rounds": [{name: asdict(run) for name, run in r.items()} for r in rounds]}
+    record("gateway", figures, {f"{name} (gateway run)": mib for name, mib in memory.items()}, raw)
 
 
 def main() -> None:
