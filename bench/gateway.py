@@ -33,7 +33,8 @@ import psutil
 
 from bench.attendance import _load as grpc_load  # the multi-process grpc.aio client
 from bench.attendance import _seed as seed_meeting
-from bench.results import Figure, record, rss_mib
+from bench.profile import profiled, summary
+from bench.results import RESULTS, Figure, record, rss_mib
 from common.security.dev_tokens import mint_dev_token
 from tests.support.database import fresh_database
 from tests.support.processes import ChildProcess, free_port, start_python_module
@@ -167,7 +168,14 @@ def bench(database_url: str, args: argparse.Namespace) -> None:
             return result["calls_per_second"], result["p50_ms"], result["p99_ms"]
 
         def gateway() -> tuple[float, float, float]:
-            return _wrk(url, token, args)
+            if not args.profile:
+                return _wrk(url, token, args)
+            profile_path = RESULTS / "profile-gateway.txt"
+            with profiled(servers["gateway"].process.pid, profile_path):
+                measured = _wrk(url, token, args)
+            print(f"profile of the gateway under wrk ({profile_path}):")
+            print("\n".join(summary(profile_path)))
+            return measured
 
         print(
             f"participants (300 segments, 40 expected; JSON {size / 1024:.0f} KiB), concurrency {args.concurrency}, "
@@ -187,6 +195,17 @@ def bench(database_url: str, args: argparse.Namespace) -> None:
             _print("direct gRPC (grpc.aio client)", runs["direct"])
             _print("through the gateway (wrk)", runs["gateway"])
         memory = {name: rss_mib(child.process.pid) for name, child in servers.items()}
+        # For reference: every answer converted anew, as for a meeting whose roster changes each call.
+        servers["gateway"].stop()
+        servers["gateway"] = start_python_module(
+            "bench-gateway-uncached", "gateway", {**env, "ROLLCALL_GATEWAY_JSON_CACHE_MIB": "0"}
+        )
+        _wait(lambda: _ready(f"http://127.0.0.1:{gateway_port}/healthz"), "the gateway without its JSON cache")
+        uncached = _measured(servers, CLIENTS["gateway"], lambda: _wrk(url, token, args))
+        direct_rate = statistics.median(r["direct"].calls_per_second for r in rounds)
+        uncached_ratio = uncached.calls_per_second / direct_rate
+        print(f"without the gateway's JSON cache: ratio {uncached_ratio:.3f} (against the median direct rate)")
+        _print("through the gateway, no JSON cache", uncached)
     finally:
         for child in servers.values():
             child.stop()
@@ -201,11 +220,19 @@ def bench(database_url: str, args: argparse.Namespace) -> None:
             ratio >= 0.6,
         ),
         Figure(
+            "same, every answer converted to JSON anew (ROLLCALL_GATEWAY_JSON_CACHE_MIB=0)",
+            f"{uncached_ratio:.2f}",
+        ),
+        Figure(
             "load generator's CPU share (wrk, gateway run)",
             ", ".join(f"{name} {share:.0%}" for name, share in shares.items()) + " of the cores",
         ),
     ]
-    raw = {"ratios": ratios, "rounds": [{name: asdict(run) for name, run in r.items()} for r in rounds]}
+    raw = {
+        "ratios": ratios,
+        "uncached_ratio": uncached_ratio,
+        "rounds": [{name: asdict(run) for name, run in r.items()} for r in rounds],
+    }
     record("gateway", figures, {f"{name} (gateway run)": mib for name, mib in memory.items()}, raw)
 
 
@@ -215,6 +242,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="client processes (gRPC) or wrk threads")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="sample the gateway with py-spy (slows it down)")
     args = parser.parse_args()
     if shutil.which(WRK) is None:
         raise SystemExit(f"{WRK} is missing: `make setup` installs Debian's wrk")

@@ -5,6 +5,8 @@
 - ROLLCALL_GATEWAY_STREAM_DEADLINE_SECONDS (3600): deadline of streams (live roster, job progress,
   CSV exports); browsers' EventSource reconnects after it and gets a fresh snapshot.
 - ROLLCALL_GATEWAY_MAX_BODY_BYTES (1048576): largest request body accepted.
+- ROLLCALL_GATEWAY_JSON_CACHE_MIB (32): JSON of recent large answers kept, keyed by their protobuf
+  bytes, so an unchanged answer (a participants list polled again) is not converted again; 0 keeps none.
 - ROLLCALL_GATEWAY_TRUSTED_PROXY_HEADER (unset): the header a trusted reverse proxy puts the client
   IP in (e.g. `x-forwarded-for`, of which the last entry is used); unset, the socket peer is the client.
 - ROLLCALL_GATEWAY_CORS_ORIGINS (unset: CORS off): comma-separated origins allowed to call the API.
@@ -18,7 +20,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from common.config import ConfigError, Settings
+from common.config import ConfigError, Settings, number_within
 
 __all__ = ["GatewaySettings"]
 
@@ -33,6 +35,7 @@ class GatewaySettings:
     deadline_seconds: float = 60.0
     stream_deadline_seconds: float = 3600.0
     max_body_bytes: int = 1024 * 1024
+    json_cache_bytes: int = 32 * 2**20
     trusted_proxy_header: str | None = None
     cors_origins: tuple[str, ...] = ()
     service_token: str | None = field(default=None, repr=False)
@@ -51,6 +54,7 @@ class GatewaySettings:
             deadline_seconds=_seconds(env, "ROLLCALL_GATEWAY_DEADLINE_SECONDS", 60.0, maximum=600.0),
             stream_deadline_seconds=_seconds(env, "ROLLCALL_GATEWAY_STREAM_DEADLINE_SECONDS", 3600.0, maximum=86400.0),
             max_body_bytes=_body_limit(env),
+            json_cache_bytes=int(number_within(env, "ROLLCALL_GATEWAY_JSON_CACHE_MIB", 32, 0, 4096) * 2**20),
             trusted_proxy_header=header.lower() if header else None,
             cors_origins=_origins(env),
             service_token=token,

@@ -27,6 +27,7 @@ from gateway.caller import (
 )
 from gateway.config import GatewaySettings
 from gateway.errors import ApiError, error_response, from_rpc_error
+from gateway.json_cache import JsonCache
 from gateway.routes import ApiRoute, ResponseKind, RouteTable
 from gateway.streaming import StreamedResponse, StreamReader, event_stream
 from gateway.transcode import build_request, message_json, read_body
@@ -55,6 +56,7 @@ def _filename(route: ApiRoute, content_type: str) -> str:
 class _Bound:
     unary: Any  # grpc.aio.UnaryUnaryMultiCallable or UnaryStreamMultiCallable
     streaming: bool
+    raw: bool  # answers arrive as bytes (JSON answers, converted through the cache)
 
 
 class ApiProxy:
@@ -65,18 +67,21 @@ class ApiProxy:
         self._settings = settings
         self._token = token
         self._bound: dict[ApiRoute, _Bound] = {}
+        self.json_cache = JsonCache(settings.json_cache_bytes)
 
     def bind(self, channels: Mapping[str, grpc.aio.Channel]) -> None:
         """Creates one generic multi-callable per route on its backend's channel."""
         for route in self._table.routes:
             channel = channels[route.backend]
             serializer = route.request_class.SerializeToString
-            deserializer = route.response_class.FromString
             streaming = route.method.server_streaming
+            raw = not streaming and route.kind is not ResponseKind.DOWNLOAD
+            deserializer = None if raw else route.response_class.FromString
             factory = channel.unary_stream if streaming else channel.unary_unary
             self._bound[route] = _Bound(
                 factory(route.grpc_path, request_serializer=serializer, response_deserializer=deserializer),
                 streaming,
+                raw,
             )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -113,9 +118,11 @@ class ApiProxy:
             reply = await bound.unary(message, timeout=self._settings.deadline_seconds, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
-        if route.kind is ResponseKind.DOWNLOAD:
+        if not bound.raw:
             return _download_response(route, reply.content_type, reply.data)
-        return Response(message_json(reply), media_type="application/json")
+        kind = route.response_class.DESCRIPTOR.full_name
+        body = self.json_cache.json_of(kind, reply, lambda raw: message_json(route.response_class.FromString(raw)))
+        return Response(body, media_type="application/json")
 
     def _metadata(self, request: Request, route: ApiRoute) -> tuple[tuple[str, str], ...]:
         metadata = [(REQUEST_ID_HEADER, request.state.request_id)]
