@@ -9,7 +9,7 @@
 2. Sync of reports with 1k and 10k rows from the Zoom emulator: own time (the fetch from the
    emulator excluded), ratio 10k/1k (goal <= 11), and the writes of a second sync (goal 0).
 
-    .venv/bin/python -m bench.attendance [--seconds 5] [--clients 2] [--concurrency 32] [--rounds 1]
+    .venv/bin/python -m bench.attendance [--seconds 5] [--clients 2] [--concurrency 32] [--rounds 1] [--profile]
 
 Uses DATABASE_URL's server when set, else the embedded PostgreSQL; a fresh database either way.
 `--serve` is the attendance process the benchmark starts: `python -m attendance_service` plus the
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import multiprocessing
 import os
@@ -49,7 +50,8 @@ from attendance_service.config import AttendanceSettings
 from attendance_service.repository import Database
 from attendance_service.service import MeetingReads
 from attendance_service.sync import AttendanceSync, ZoomReportSource
-from bench.results import Figure, record, rss_mib
+from bench.profile import profiled, summary
+from bench.results import RESULTS, Figure, record, rss_mib
 from common.bootstrap import Closeable, run_grpc_process
 from common.config import Settings
 from common.db import create_engine, libpq_url
@@ -384,7 +386,12 @@ def bench_participants(database_url: str, args: argparse.Namespace) -> dict[str,
         try:
             pid = server.process.pid
             runs["empty"] = _load(target, token, meeting_id, "empty", pid, args)
-            runs["participants"] = _load(target, token, meeting_id, "participants", pid, args)
+            profile_path = RESULTS / "profile-attendance-participants.txt"
+            with profiled(pid, profile_path) if args.profile else contextlib.nullcontext():
+                runs["participants"] = _load(target, token, meeting_id, "participants", pid, args)
+            if args.profile:
+                print(f"profile of the attendance process under GetMeetingParticipants ({profile_path}):")
+                print("\n".join(summary(profile_path)))
             runs["health"] = _load(target, token, meeting_id, "health", pid, args)
             memory_mib = rss_mib(pid)
         finally:
@@ -500,6 +507,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=1, help="repeat the participants runs (a noisy machine)")
+    parser.add_argument("--profile", action="store_true", help="sample the server with py-spy (slows it down)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:

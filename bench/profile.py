@@ -18,36 +18,28 @@ from pathlib import Path
 
 __all__ = ["profiled", "summary"]
 
-# Where a frame's file lives -> the name shown; first match wins.
-_LIBRARIES = (
-    ("/httpx/", "httpx"),
-    ("/httpcore/", "httpcore (HTTP/1.1 under httpx)"),
-    ("/h11/", "h11 (HTTP parsing)"),
-    ("/anyio/", "anyio"),
-    ("/sqlalchemy/", "sqlalchemy"),
-    ("/psycopg", "psycopg"),
-    ("/grpc/", "grpc"),
-    ("/google/protobuf/", "protobuf"),
-    ("/tenacity/", "tenacity"),
-    ("/prometheus_client/", "prometheus-client"),
-    ("/opentelemetry/", "opentelemetry"),
-    ("/json/", "json"),
-    ("/logging/", "logging"),
-    ("/asyncio/", "asyncio"),
-    ("/ssl.py", "ssl"),
-    ("/common/", "rollcall common/"),
-    ("/registration_service/", "rollcall registration_service/"),
-    ("/attendance_service/", "rollcall attendance_service/"),
-)
+# The first folder of a frame's file names its library; these get a clearer name.
+_NAMES = {
+    "httpcore": "httpcore (HTTP/1.1 under httpx)",
+    "h11": "h11 (HTTP parsing)",
+    "google": "protobuf (Python part)",
+    "common": "rollcall common/",
+    "registration_service": "rollcall registration_service/",
+    "attendance_service": "rollcall attendance_service/",
+    "gateway": "rollcall gateway/",
+}
 
 
 @contextmanager
-def profiled(pid: int, output: Path, rate: int = 250) -> Iterator[None]:
+def profiled(pid: int, output: Path, rate: int = 100) -> Iterator[None]:
     """Samples `pid` with py-spy while the block runs; collapsed stacks go to `output`."""
     spy = shutil.which("py-spy") or str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "py-spy")
     output.parent.mkdir(parents=True, exist_ok=True)
+    output.unlink(missing_ok=True)
     command = [spy, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw", "--output", str(output)]
-    recorder = subprocess.Popen([*command, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    command.append("--native")  # C frames too: grpc's and protobuf's C code would otherwise hide in Python callers
+    # Native frames need py-spy to pause the process for each sample: the profiled run is slower.
+    recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         yield
     finally:
@@ -58,10 +50,17 @@ def profiled(pid: int, output: Path, rate: int = 250) -> Iterator[None]:
 
 
 def _library(frame: str) -> str:
-    for marker, name in _LIBRARIES:
-        if marker in frame:
-            return name
-    return "other (Python runtime, other libraries)"
+    """`name (folder/file.py:line)` -> the folder (a library); native frames (`--native`) name
+    their shared object or are C code of the interpreter."""
+    where = frame[frame.rfind("(") + 1 : frame.rfind(":")] if "(" in frame else ""
+    if "/" not in where:
+        if where.endswith(".py"):
+            return "Python standard library"
+        return "native code (C extensions, the interpreter)"
+    folder = where.split("/", 1)[0]
+    if folder.endswith(".so") or ".so." in folder:
+        return "native code (C extensions, the interpreter)"
+    return _NAMES.get(folder, folder)
 
 
 def summary(collapsed: Path, top: int = 12) -> list[str]:

@@ -20,7 +20,6 @@ import contextlib
 import functools
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -30,7 +29,7 @@ from rollcall.registration.v1 import registration_service_pb2 as pb
 from rollcall.registration.v1 import registration_service_pb2_grpc as rpc
 
 from bench.profile import profiled, summary
-from bench.results import Figure, record, rss_mib
+from bench.results import RESULTS, Figure, record, rss_mib
 from tests.conftest import service_env
 from tests.support.database import fresh_database
 from tests.support.emulator import EmulatorProcess, running_emulator
@@ -41,7 +40,6 @@ from tests.support.school import SchoolClass, add_meeting, seed_class
 from tests.support.tokens import bearer
 
 CEILING = {2: 300.0, 8: 30.0}  # registrations/s at Pro: Heavy 10/s x 30 per batch; Light 30/s
-RESULTS = Path(__file__).parent / "results"
 
 
 def _state(emulator: EmulatorProcess) -> dict[str, Any]:
