@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
-from google.protobuf import duration_pb2, timestamp_pb2
 from rollcall.attendance.v1 import attendance_service_pb2 as pb
 
 from attendance_service.domain import AttendanceSource, AttendanceStatus, MatchMethod, Person, Segment, Statistics
@@ -23,25 +22,22 @@ from attendance_service.read_models import (
 from attendance_service.reconcile import Counts
 from attendance_service.view_cache import Lru
 from common.errors import FieldViolation, InvalidArgument
+from common.grpc.convert import duration_message, timestamp_message
 
 __all__ = [
     "ParticipantsResponses",
     "attendance_response",
     "change_message",
     "date_of",
-    "duration_message",
     "meeting_id_of",
     "participants_response",
     "record_filter",
     "record_message",
     "status_of",
     "sync_response",
-    "timestamp_message",
     "uuid_of",
 ]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _MEETING_STATUS = {
     "scheduled": pb.MEETING_STATUS_SCHEDULED,
     "started": pb.MEETING_STATUS_STARTED,
@@ -128,23 +124,6 @@ def record_filter(request: pb.ListAttendanceRecordsRequest | pb.StreamAttendance
 
 
 # ---- responses -----------------------------------------------------------------------------
-
-
-def timestamp_message(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if moment is None:
-        return None
-    # Built from the epoch directly: Timestamp.FromDatetime costs several times more, and a
-    # participants answer holds hundreds of times.
-    micros = (moment - _EPOCH) // _MICROSECOND
-    return timestamp_pb2.Timestamp(seconds=micros // 1_000_000, nanos=(micros % 1_000_000) * 1000)
-
-
-def duration_message(span: timedelta | None) -> duration_pb2.Duration | None:
-    if span is None:
-        return None
-    micros = span // _MICROSECOND
-    seconds = int(micros / 1_000_000)  # Duration's nanos take the sign of its seconds
-    return duration_pb2.Duration(seconds=seconds, nanos=(micros - seconds * 1_000_000) * 1000)
 
 
 def meeting_message(meeting: MeetingInfo) -> pb.Meeting:

@@ -21,6 +21,7 @@ from attendance_service.records import RecordKeeping
 from attendance_service.service import MeetingReads
 from attendance_service.sync import AttendanceSync
 from attendance_service.webhooks import WebhookIngest
+from common.grpc.convert import duration_message, timestamp_message
 from common.security.principal import current_principal
 
 __all__ = ["CLIENT_IP_HEADER", "GATEWAY_TOKEN_HEADER", "AttendanceServicer", "UseCases"]
@@ -132,9 +133,9 @@ class AttendanceServicer(rpc.AttendanceServiceServicer):
         issued = await self._uc.qr.create_code(current_principal(), class_id, request.meeting_id)
         return pb.CreateQrCheckInCodeResponse(
             code=issued.code,
-            expire_time=messages.timestamp_message(issued.expire_time),
+            expire_time=timestamp_message(issued.expire_time),
             check_in_url=issued.check_in_url,
-            rotation_interval=messages.duration_message(issued.rotation),
+            rotation_interval=duration_message(issued.rotation),
         )
 
     async def RecordQrCheckIn(
