@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -73,6 +74,26 @@ def event_key(body: Mapping[str, Any]) -> str:
     return f"{body.get('event', '')}:{hashlib.sha256(canonical.encode()).hexdigest()}"
 
 
+# PostgreSQL text and jsonb cannot hold NUL, nor UTF-16 surrogates that JSON's \u escapes can
+# smuggle in unpaired; Zoom sends neither.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(value: object) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
 def _bad(description: str) -> InvalidArgument:
     return InvalidArgument(FieldViolation("body", description))
 
@@ -117,6 +138,8 @@ class WebhookIngest:
             raise _bad("not JSON") from None
         if not isinstance(parsed, dict) or not isinstance(parsed.get("event"), str):
             raise _bad("not a Zoom event: no `event` name")
+        if not _storable(parsed):
+            raise _bad("holds a NUL character or an unpaired UTF-16 surrogate")
         event: str = parsed["event"]
         payload = parsed.get("payload")
         obj = payload.get("object") if isinstance(payload, dict) else None

@@ -113,6 +113,21 @@ async def test_a_join_opens_a_matched_live_segment_once_and_notifies() -> None:
     assert not woken
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["Ana\x00", "\ud800 alone", "x\udc00"],
+    ids=["NUL", "high surrogate", "low surrogate"],
+)
+async def test_an_event_postgresql_cannot_store_is_refused_and_stores_nothing(name: str) -> None:
+    store = FakeAttendanceStore(students=(ANA,))
+    ingest = WebhookIngest(FakeDb(store), lambda end: end, lambda: None)
+    body = _event("meeting.participant_joined", user_id="16001", user_name=name, join_time="2026-11-23T23:31:00Z")
+    with pytest.raises(InvalidArgument) as refused:
+        await ingest.ingest(GATEWAY, body, 1)
+    assert [v.field for v in refused.value.violations] == ["body"]
+    assert not store.segments
+
+
 async def test_the_meetings_end_closes_live_segments_and_schedules_a_sync() -> None:
     store = FakeAttendanceStore()
     woken: list[bool] = []
