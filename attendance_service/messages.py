@@ -4,7 +4,7 @@ violations), domain values turned into messages. No decisions are made here."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from datetime import date, timedelta
 
 from rollcall.attendance.v1 import attendance_service_pb2 as pb
@@ -203,19 +203,20 @@ def participants_response(view: ParticipantsView) -> pb.GetMeetingParticipantsRe
 
 
 class ParticipantsResponses:
-    """`participants_response`, remembered for the views seen last: MeetingReads hands back the
-    same view object while nothing behind it changed, so each message is built once per change.
+    """`participants_response`, remembered per (meeting, caller) for the view seen last: MeetingReads
+    hands back the same view object while nothing behind it changed, so each message is built once
+    per change, and a newer view replaces the older one's message rather than piling up beside it.
     Messages handed out are shared and must not be modified."""
 
     def __init__(self, capacity: int) -> None:
-        self._held: Lru[int, tuple[ParticipantsView, pb.GetMeetingParticipantsResponse]] = Lru(capacity)
+        self._held: Lru[Hashable, tuple[ParticipantsView, pb.GetMeetingParticipantsResponse]] = Lru(capacity)
 
-    def of(self, view: ParticipantsView) -> pb.GetMeetingParticipantsResponse:
-        held = self._held.get(id(view))
-        if held is not None and held[0] is view:  # the view is held too, so its id is not reused
+    def of(self, key: Hashable, view: ParticipantsView) -> pb.GetMeetingParticipantsResponse:
+        held = self._held.get(key)
+        if held is not None and held[0] is view:
             return held[1]
         message = participants_response(view)
-        self._held.put(id(view), (view, message))
+        self._held.put(key, (view, message))
         return message
 
 

@@ -55,8 +55,9 @@ class AttendanceServicer(rpc.AttendanceServiceServicer):
     async def GetMeetingParticipants(
         self, request: pb.GetMeetingParticipantsRequest, context: _Context
     ) -> pb.GetMeetingParticipantsResponse:
-        view = await self._uc.reads.participants(current_principal(), messages.meeting_id_of(request.meeting_id))
-        return self._participants.of(view)
+        principal, meeting_id = current_principal(), messages.meeting_id_of(request.meeting_id)
+        view = await self._uc.reads.participants(principal, meeting_id)
+        return self._participants.of((meeting_id, principal.user_id, principal.role), view)
 
     async def GetMeetingAttendance(
         self, request: pb.GetMeetingAttendanceRequest, context: _Context
