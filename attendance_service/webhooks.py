@@ -94,6 +94,10 @@ def _storable(value: object) -> bool:
     return True
 
 
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _bad(description: str) -> InvalidArgument:
     return InvalidArgument(FieldViolation("body", description))
 
@@ -133,8 +137,9 @@ class WebhookIngest:
         if request_timestamp < 0:
             raise InvalidArgument(FieldViolation("request_timestamp", "must be unix seconds"))
         try:
-            parsed = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            # NaN and Infinity are Python's extension, not JSON: PostgreSQL's jsonb refuses them.
+            parsed = json.loads(body, parse_constant=_no_constant)
+        except (UnicodeDecodeError, ValueError):  # JSONDecodeError, those constants, ints past 4,300 digits
             raise _bad("not JSON") from None
         if not isinstance(parsed, dict) or not isinstance(parsed.get("event"), str):
             raise _bad("not a Zoom event: no `event` name")

@@ -128,6 +128,16 @@ async def test_an_event_postgresql_cannot_store_is_refused_and_stores_nothing(na
     assert not store.segments
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+async def test_an_event_with_a_non_json_number_is_refused(constant: str) -> None:
+    store = FakeAttendanceStore(students=(ANA,))
+    ingest = WebhookIngest(FakeDb(store), lambda end: end, lambda: None)
+    body = b'{"event": "meeting.ended", "event_ts": 1, "payload": {"object": {"x": %s}}}' % constant.encode()
+    with pytest.raises(InvalidArgument) as refused:
+        await ingest.ingest(GATEWAY, body, 1)
+    assert [(v.field, v.description) for v in refused.value.violations] == [("body", "not JSON")]
+
+
 async def test_the_meetings_end_closes_live_segments_and_schedules_a_sync() -> None:
     store = FakeAttendanceStore()
     woken: list[bool] = []
