@@ -163,7 +163,7 @@ class QrCheckIns:
         day = local_date(now, found[0].timezone)
         body = f"{class_id}|{meeting_id or ''}|{day.isoformat()}|{int(expires.timestamp())}"
         code = f"{_b64(body.encode())}.{_b64(self._sign(keys, body))}"
-        return IssuedCode(code, expires, f"{keys.check_in_base_url}/check-in?code={code}", keys.rotation)
+        return IssuedCode(code, expires, f"{keys.check_in_base_url}/check-in/?code={code}", keys.rotation)
 
     def _verify(self, keys: QrKeys, code: str) -> _Payload:
         invalid = InvalidArgument(FieldViolation("code", "not a valid check-in code"))

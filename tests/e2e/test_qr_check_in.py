@@ -26,7 +26,7 @@ def test_a_teacher_shows_a_rotating_qr_code_and_a_student_checks_in_with_it(
     image = page.get_by_role("img", name="QR code of the check-in link")
     expect(image).to_be_visible()
     link = page.locator("#check-in-link")
-    expect(link).to_have_attribute("href", re.compile(re.escape(f"{stack.url}/check-in?code=")))
+    expect(link).to_have_attribute("href", re.compile(re.escape(f"{stack.url}/check-in/?code=")))
     check_in_url = link.get_attribute("href") or ""
     # The image is the check-in link itself, module for module.
     version, mask = int(image.get_attribute("data-version") or 0), int(image.get_attribute("data-mask") or 0)
