@@ -191,5 +191,7 @@ def test_class_jobs_under_zoom_faults_and_sigkills_register_every_pair_exactly_o
     assert failed == [], "runs failed (see RUNS to replay one):\n" + "\n".join(
         f"seed {seed}: {failure}" for seed, failure in failed
     )
-    assert faults >= RUNS * 10  # the runs did meet faults
+    # The runs did meet faults: a run sends 50 to 80 calls, a fifth of them faulted on average,
+    # so a seed may give a run fewer than 10 (3 runs once met 29); 5 a run is far from chance.
+    assert faults >= RUNS * 5
     assert kills >= RUNS  # and kills
