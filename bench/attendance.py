@@ -27,11 +27,9 @@ import os
 import random
 import resource
 import statistics
-import struct
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,7 +40,6 @@ import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rollcall.attendance.v1 import attendance_service_pb2 as pb
 from rollcall.attendance.v1 import attendance_service_pb2_grpc as rpc
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from attendance_service.__main__ import build_services
@@ -50,6 +47,7 @@ from attendance_service.config import AttendanceSettings
 from attendance_service.repository import Database
 from attendance_service.service import MeetingReads
 from attendance_service.sync import AttendanceSync, ZoomReportSource
+from bench.pg_wire import CountingProxy, Wire, through, upstream_of
 from bench.profile import profiled, summary
 from bench.results import RESULTS, Figure, record, rss_mib
 from common.bootstrap import Closeable, run_grpc_process
@@ -239,106 +237,22 @@ def _line(name: str, result: dict[str, float]) -> str:
     )
 
 
-# ---- round trips, counted on the wire --------------------------------------------------------
-
-_UNTYPED_REQUESTS = {80877103, 80877104}  # SSLRequest, GSSENCRequest: the startup message follows
+# ---- round trips, counted on the wire (bench/pg_wire.py) -----------------------------------
 
 
-@dataclass
-class _Wire:
-    """What crossed a proxy between clients and PostgreSQL: round trips (a client sending after
-    the server answered, or first) and statements (Query and Execute messages)."""
-
-    round_trips: int = 0
-    statements: int = 0
-    first_bytes: list[bytes] = field(default_factory=list)
-
-
-class _CountingProxy:
-    """A TCP proxy in front of PostgreSQL that reads the frontend protocol's message framing."""
-
-    def __init__(self, upstream: dict[str, Any]) -> None:
-        self.wire = _Wire()
-        self._upstream = upstream
-        self._server: asyncio.AbstractServer | None = None
-
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-
-    async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        server_reader, server_writer = (
-            await asyncio.open_unix_connection(**self._upstream)
-            if "path" in self._upstream
-            else await asyncio.open_connection(**self._upstream)
-        )
-        state = {"answered": True}
-
-        async def from_client() -> None:
-            typed, buffer = False, b""
-            while chunk := await client_reader.read(65536):
-                if state["answered"]:
-                    self.wire.round_trips += 1
-                    state["answered"] = False
-                buffer += chunk
-                while True:
-                    header = 4 if not typed else 5
-                    if len(buffer) < header:
-                        break
-                    length = struct.unpack("!I", buffer[header - 4 : header])[0] + (header - 4)
-                    if len(buffer) < length:
-                        break
-                    if not typed:
-                        typed = struct.unpack("!I", buffer[4:8])[0] not in _UNTYPED_REQUESTS
-                    elif buffer[:1] in (b"Q", b"E"):
-                        self.wire.statements += 1
-                    buffer = buffer[length:]
-                server_writer.write(chunk)
-                await server_writer.drain()
-            server_writer.close()
-
-        async def from_server() -> None:
-            while chunk := await server_reader.read(65536):
-                state["answered"] = True
-                client_writer.write(chunk)
-                await client_writer.drain()
-            client_writer.close()
-
-        await asyncio.gather(from_client(), from_server(), return_exceptions=True)
-
-
-def _upstream_of(database_url: str) -> dict[str, Any]:
-    url = make_url(database_url)
-    port = url.port or 5432
-    socket_dir = url.query.get("host")
-    if isinstance(socket_dir, str) and socket_dir.startswith("/"):
-        return {"path": f"{socket_dir}/.s.PGSQL.{port}"}
-    return {"host": url.host or "127.0.0.1", "port": port}
-
-
-def _through(database_url: str, port: int) -> str:
-    url = make_url(database_url)
-    query = {k: v for k, v in url.query.items() if k != "host"}
-    return url.set(host="127.0.0.1", port=port, query=query).render_as_string(hide_password=False)
-
-
-async def _round_trips(database_url: str, teacher: uuid.UUID, meeting_id: int) -> dict[str, _Wire]:
+async def _round_trips(database_url: str, teacher: uuid.UUID, meeting_id: int) -> dict[str, Wire]:
     """One caller's first call (the roster sent and built) and next call (the roster unchanged),
     each on a connection the pool had just used, as under load."""
     url = app_url(database_url)
-    proxy = _CountingProxy(_upstream_of(url))
-    engine = create_engine(_through(url, await proxy.start()), application_name="bench")
+    proxy = CountingProxy(upstream_of(url))
+    engine = create_engine(through(url, await proxy.start()), application_name="bench")
     try:
         reads = MeetingReads(Database(engine))
         principal = Principal(teacher, "teacher")
         await reads.participants(Principal(uuid.uuid4(), "admin"), meeting_id)  # opens the connection
-        found: dict[str, _Wire] = {}
+        found: dict[str, Wire] = {}
         for name in ("first call", "next call"):
-            proxy.wire = _Wire()
+            proxy.wire = Wire()
             view = await reads.participants(principal, meeting_id)
             found[name] = proxy.wire
             assert sum(len(p.segments) for p in view.people) == SEGMENTS

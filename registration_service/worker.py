@@ -110,9 +110,6 @@ class RegistrationWorker:
         async with self._db.as_system() as repo:
             items = await repo.claim(self._config.owner, self._config.lease, BATCH_LIMIT, SINGLE_CLAIM)
             if not items:
-                # Nothing to send: a job whose items are all settled is completed here at the
-                # latest (each worker completes its job when it settles the last items).
-                await repo.complete_finished_jobs(await repo.open_job_ids())
                 return False
             known = await repo.active_pairs([items[0].meeting_id])
         settled = [i for i in items if (i.meeting_id, i.student_id) in known]

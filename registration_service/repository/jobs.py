@@ -14,8 +14,6 @@ from registration_service.domain import JobCounts, JobState, JobView
 
 __all__ = ["ClaimedItem", "ItemResult", "JobQueries", "NewItem"]
 
-_OPEN_JOB_STATES = ("queued", "running", "waiting_for_quota")
-
 
 @dataclass(frozen=True, slots=True)
 class NewItem:
@@ -301,11 +299,5 @@ class JobQueries:
                 "AND i.state IN ('pending', 'in_progress')) RETURNING j.id"
             ),
             {"ids": ids},
-        )
-        return [row.id for row in rows]
-
-    async def open_job_ids(self) -> list[uuid.UUID]:
-        rows = await self.session.execute(
-            text("SELECT id FROM registration_jobs WHERE state = ANY(:states)"), {"states": list(_OPEN_JOB_STATES)}
         )
         return [row.id for row in rows]
