@@ -1,7 +1,8 @@
 """`python -m attendance_service`: serves AttendanceService (default port 50052).
 
-Wiring only: settings, the unit-of-work factory, the Zoom client (when credentials are set), the
-sync worker, the roster hub, the use cases, the servicer and the hourly housekeeping.
+Wiring only: settings, the unit-of-work factory and its pool for participants reads, the Zoom
+client (when credentials are set), the sync worker, the roster hub, the use cases, the servicer and
+the hourly housekeeping.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
-from rollcall.attendance.v1 import attendance_service_pb2, attendance_service_pb2_grpc
+from rollcall.attendance.v1 import attendance_service_pb2
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from attendance_service.config import AttendanceSettings
@@ -21,12 +22,13 @@ from attendance_service.qr import QrCheckIns
 from attendance_service.records import RecordKeeping
 from attendance_service.repository import Database
 from attendance_service.service import MeetingReads
-from attendance_service.servicer import AttendanceServicer, UseCases
+from attendance_service.servicer import AttendanceServicer, UseCases, register
 from attendance_service.sync import AttendanceSync, ZoomReportSource
 from attendance_service.sync_worker import SyncWorker
 from attendance_service.webhooks import WebhookIngest
 from common.bootstrap import Closeable, run_grpc_process
 from common.config import ConfigError, Settings
+from common.db.statement_pool import StatementPool
 from common.grpc import ServiceDefinition
 from common.housekeeping import Chore, Housekeeping
 from common.security.tokens import verifier_from_settings
@@ -37,13 +39,15 @@ async def build_services(
     own: AttendanceSettings, settings: Settings, engine: AsyncEngine
 ) -> Sequence[ServiceDefinition | Closeable]:
     """The AttendanceService of one process, with its sync worker started when Zoom is configured."""
-    db = Database(engine)
+    reads = StatementPool(_libpq(engine), size=own.read_connections, application_name="attendance-reads")
+    await reads.open()
+    db = Database(engine, reads)
     source = ZoomReportSource(zoom_client_from_settings(settings, engine)) if settings.zoom.has_credentials else None
     sync = AttendanceSync(db, source)
     worker = SyncWorker(sync, db, own.sync_delays_seconds)
     if source is not None:
         worker.start()
-    listen_url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    listen_url = _libpq(engine)
     use_cases = UseCases(
         reads=MeetingReads(db, held_views=own.held_views),
         records=RecordKeeping(db),
@@ -58,10 +62,15 @@ async def build_services(
     return (
         ServiceDefinition(
             attendance_service_pb2.DESCRIPTOR.services_by_name["AttendanceService"].full_name,
-            lambda server: attendance_service_pb2_grpc.add_AttendanceServiceServicer_to_server(servicer, server),
+            functools.partial(register, servicer),
         ),
+        reads,
         housekeeping,
     )
+
+
+def _libpq(engine: AsyncEngine) -> str:
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def _forget_events(db: Database, retention: timedelta) -> int:

@@ -16,6 +16,8 @@
 - ROLLCALL_ATTENDANCE_HELD_VIEWS (256): participants views (and their messages) kept per process
   for reuse while the database says their roster is unchanged; about 0.3 MB each for a meeting of
   300 segments; 0 keeps none.
+- ROLLCALL_ATTENDANCE_READ_CONNECTIONS (8, from 1 to 100): database connections of the
+  participants reads, held open beside the engine's pool (common.db.statement_pool).
 
 Production mode refuses to start without the two keys; development derives them from the
 development JWT key, which every process of a development stack shares.
@@ -47,6 +49,7 @@ class AttendanceSettings:
     qr: QrKeys
     held_views: int = _DEFAULT_HELD_VIEWS
     webhook_retention: timedelta = timedelta(hours=72)
+    read_connections: int = 8
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], settings: Settings) -> AttendanceSettings:
@@ -55,6 +58,7 @@ class AttendanceSettings:
             qr=_qr_keys(env, settings),
             held_views=_held_views(env),
             webhook_retention=timedelta(hours=number_within(env, "ROLLCALL_WEBHOOK_RETENTION_HOURS", 72, 2, 720)),
+            read_connections=_whole(env, "ROLLCALL_ATTENDANCE_READ_CONNECTIONS", 8, 1, 100),
         )
 
 
@@ -85,6 +89,13 @@ def _held_views(env: Mapping[str, str]) -> int:
     if not raw.isdigit() or int(raw) > 100_000:
         raise ConfigError(f"{name} must be a whole number from 0 to 100000, got {raw!r}")
     return int(raw)
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = number_within(env, name, default, low, high)
+    if not float(value).is_integer():
+        raise ConfigError(f"{name} must be a whole number, got {env[name]!r}")
+    return int(value)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: int) -> timedelta:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from rollcall.attendance.v1 import attendance_service_pb2 as pb
@@ -203,21 +204,39 @@ def participants_response(view: ParticipantsView) -> pb.GetMeetingParticipantsRe
 
 
 class ParticipantsResponses:
-    """`participants_response`, remembered per (meeting, caller) for the view seen last: MeetingReads
-    hands back the same view object while nothing behind it changed, so each message is built once
-    per change, and a newer view replaces the older one's message rather than piling up beside it.
-    Messages handed out are shared and must not be modified."""
+    """`participants_response`, remembered per (meeting, caller) for the view seen last, with its
+    bytes on the wire: MeetingReads hands back the same view object while nothing behind it
+    changed, so each message is built and serialized once per change, and a newer view replaces
+    the older one's message rather than piling up beside it. Messages handed out are shared and
+    must not be modified; `serialize` is the method's response serializer (ReplacingSerializers)."""
 
     def __init__(self, capacity: int) -> None:
-        self._held: Lru[Hashable, tuple[ParticipantsView, pb.GetMeetingParticipantsResponse]] = Lru(capacity)
+        self._held: Lru[Hashable, _HeldResponse] = Lru(capacity)
+        self._wire: dict[int, _HeldResponse] = {}  # the held ones, by id(message)
 
     def of(self, key: Hashable, view: ParticipantsView) -> pb.GetMeetingParticipantsResponse:
         held = self._held.get(key)
-        if held is not None and held[0] is view:
-            return held[1]
+        if held is not None and held.view is view:
+            return held.message
         message = participants_response(view)
-        self._held.put(key, (view, message))
+        fresh = _HeldResponse(view, message, message.SerializeToString())
+        gone = self._held.put(key, fresh)
+        for old in gone:
+            self._wire.pop(id(old.message), None)
+        if fresh not in gone:
+            self._wire[id(message)] = fresh
         return message
+
+    def serialize(self, message: pb.GetMeetingParticipantsResponse) -> bytes:
+        held = self._wire.get(id(message))
+        return held.wire if held is not None and held.message is message else message.SerializeToString()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _HeldResponse:
+    view: ParticipantsView
+    message: pb.GetMeetingParticipantsResponse
+    wire: bytes
 
 
 def counts_message(counts: Counts) -> pb.AttendanceCounts:

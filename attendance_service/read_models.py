@@ -19,6 +19,7 @@ from attendance_service.domain import (
     Statistics,
 )
 from attendance_service.reconcile import Counts
+from common.security.policy import Facts
 
 __all__ = [
     "AttendanceSheet",
@@ -28,6 +29,7 @@ __all__ = [
     "MeetingOverview",
     "MeetingRoster",
     "ParticipantsView",
+    "ReadAudit",
     "RecordFilter",
     "RecordKey",
     "RecordView",
@@ -91,6 +93,16 @@ class MeetingRoster:
     token: str
     students: tuple[ExpectedStudent, ...]
     segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadAudit:
+    """The audit event of a read, to append with it if the target's facts are still `facts`."""
+
+    action: str
+    target_type: str
+    target_id: str
+    facts: Facts
 
 
 @dataclass(frozen=True, slots=True)

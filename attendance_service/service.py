@@ -22,12 +22,13 @@ from attendance_service.read_models import (
     MeetingOverview,
     MeetingRoster,
     ParticipantsView,
+    ReadAudit,
     RecordView,
 )
 from attendance_service.reconcile import count_statuses
 from attendance_service.view_cache import HeldView, Lru, ViewKey
 from common.errors import NotFound
-from common.security.policy import Action, Facts, authorize
+from common.security.policy import Action, Facts, authorize, is_allowed
 from common.security.principal import Principal
 
 __all__ = [
@@ -54,8 +55,8 @@ class ReadStore(Protocol):
 
 class ParticipantsStore(Protocol):
     async def meeting_roster(
-        self, meeting_id: int, held: MeetingRoster | None
-    ) -> tuple[MeetingOverview, MeetingRoster] | None: ...
+        self, meeting_id: int, held: MeetingRoster | None, audit: ReadAudit | None = None
+    ) -> tuple[MeetingOverview, MeetingRoster, bool] | None: ...
 
     async def audit(
         self, actor: Principal | None, action: str, *, target_type: str, target_id: str, detail: str | None = None
@@ -110,23 +111,32 @@ class MeetingReads:
 
     async def participants(self, principal: Principal, meeting_id: int) -> ParticipantsView:
         """The same view object as last time for this caller when neither the roster nor the
-        meeting changed and nobody is still in the meeting (so the servicer can reuse its message)."""
+        meeting changed and nobody is still in the meeting (so the servicer can reuse its message).
+
+        A caller the policy allowed last time under the same facts reads and is audited in one
+        statement (see attendance_service.repository.participants); the policy is still checked
+        on this read's facts, and a read it refuses leaves no audit row."""
+        action = Action.READ_PARTICIPANTS
         key: ViewKey = (meeting_id, principal.user_id, principal.role)
         held = self._held.get(key)  # taken before the read: the database compares this one's token
+        vouched = held is not None and is_allowed(principal, action, held.facts)
+        audit = ReadAudit(action.value, "meeting", str(meeting_id), held.facts) if held and vouched else None
         async with self._db.statements_as(principal) as store:
-            found = await store.meeting_roster(meeting_id, held.roster if held else None)
+            found = await store.meeting_roster(meeting_id, held.roster if held else None, audit)
             if found is None:
-                raise refuse_missing(principal, Action.READ_PARTICIPANTS, "meeting")
-            overview, roster = found
-            authorize(principal, Action.READ_PARTICIPANTS, meeting_facts(overview))
-            await store.audit(
-                principal, Action.READ_PARTICIPANTS.value, target_type="meeting", target_id=str(meeting_id)
-            )
+                raise refuse_missing(principal, action, "meeting")
+            overview, roster, audited = found
+            facts = meeting_facts(overview)
+            authorize(principal, action, facts)
+            if not audited:
+                await store.audit(principal, action.value, target_type="meeting", target_id=str(meeting_id))
         if held and held.roster is roster and held.view and held.view.meeting == overview.meeting:
+            if held.facts != facts:
+                self._held.put(key, HeldView(roster, held.view, facts))
             return held.view
         view = participants_view(overview, people_of(roster.segments, self._clock()))
         timeless = all(segment.leave_time is not None for segment in roster.segments)
-        self._held.put(key, HeldView(roster, view if timeless else None))
+        self._held.put(key, HeldView(roster, view if timeless else None, facts))
         return view
 
     async def attendance(self, principal: Principal, meeting_id: int) -> AttendanceSheet:

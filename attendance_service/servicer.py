@@ -22,9 +22,10 @@ from attendance_service.service import MeetingReads
 from attendance_service.sync import AttendanceSync
 from attendance_service.webhooks import WebhookIngest
 from common.grpc.convert import duration_message, timestamp_message
+from common.grpc.registration import add_with_serializers
 from common.security.principal import current_principal
 
-__all__ = ["CLIENT_IP_HEADER", "GATEWAY_TOKEN_HEADER", "AttendanceServicer", "UseCases"]
+__all__ = ["CLIENT_IP_HEADER", "GATEWAY_TOKEN_HEADER", "AttendanceServicer", "UseCases", "register"]
 
 CLIENT_IP_HEADER = "x-rollcall-client-ip"
 # The gateway's own bearer token, sent beside the student's: it vouches for the client IP.
@@ -47,10 +48,17 @@ def _header(context: _Context, name: str) -> str | None:
     return values[0] if len(values) == 1 else None
 
 
+def register(servicer: AttendanceServicer, server: grpc.aio.Server) -> None:
+    """The generated registration, with participants answers serialized once per view."""
+    serializers = {"GetMeetingParticipants": servicer.participants_serializer}
+    add_with_serializers(rpc.add_AttendanceServiceServicer_to_server, servicer, server, serializers)
+
+
 class AttendanceServicer(rpc.AttendanceServiceServicer):
     def __init__(self, use_cases: UseCases, *, held_responses: int = 256) -> None:
         self._uc = use_cases
         self._participants = messages.ParticipantsResponses(held_responses)
+        self.participants_serializer = self._participants.serialize
 
     async def GetMeetingParticipants(
         self, request: pb.GetMeetingParticipantsRequest, context: _Context

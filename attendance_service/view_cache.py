@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from attendance_service.read_models import MeetingRoster, ParticipantsView
+from common.security.policy import Facts
 
 __all__ = ["HeldView", "Lru", "ViewKey"]
 
@@ -29,10 +30,12 @@ ViewKey = tuple[int, uuid.UUID, str]
 @dataclass(frozen=True, slots=True)
 class HeldView:
     """A roster and the view built from it; `view` None while someone is in the meeting, since
-    their time present grows with the clock."""
+    their time present grows with the clock. `facts` are those the caller's read was allowed on:
+    the next read is audited in its own statement while they hold."""
 
     roster: MeetingRoster
     view: ParticipantsView | None
+    facts: Facts
 
 
 class Lru(Generic[_K, _V]):
@@ -50,13 +53,18 @@ class Lru(Generic[_K, _V]):
             self._entries.move_to_end(key)
         return value
 
-    def put(self, key: _K, value: _V) -> None:
+    def put(self, key: _K, value: _V) -> list[_V]:
+        """Holds `value` under `key`; returns the values no longer held: the one it replaced, the
+        least recently used ones beyond capacity, or `value` itself when capacity is 0."""
         if self._capacity == 0:
-            return
+            return [value]
+        replaced = self._entries.get(key)
         self._entries[key] = value
         self._entries.move_to_end(key)
+        gone = [] if replaced is None or replaced is value else [replaced]
         while len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+            gone.append(self._entries.popitem(last=False)[1])
+        return gone
 
     def __len__(self) -> int:
         return len(self._entries)

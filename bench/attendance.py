@@ -10,6 +10,7 @@
    emulator excluded), ratio 10k/1k (goal <= 11), and the writes of a second sync (goal 0).
 
     .venv/bin/python -m bench.attendance [--seconds 5] [--clients 2] [--concurrency 32] [--rounds 1] [--profile]
+        [--only participants|sync]
 
 Uses DATABASE_URL's server when set, else the embedded PostgreSQL; a fresh database either way.
 `--serve` is the attendance process the benchmark starts: `python -m attendance_service` plus the
@@ -36,6 +37,7 @@ from typing import Any
 
 import grpc
 import httpx
+import psutil
 import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rollcall.attendance.v1 import attendance_service_pb2 as pb
@@ -54,6 +56,7 @@ from common.bootstrap import Closeable, run_grpc_process
 from common.config import Settings
 from common.db import create_engine, libpq_url
 from common.db.engine import app_url
+from common.db.statement_pool import StatementPool
 from common.grpc import ServiceDefinition
 from common.security.dev_tokens import mint_dev_token
 from common.security.principal import Principal
@@ -65,6 +68,7 @@ KEY = "bench-signing-key-" + uuid.uuid4().hex
 ACCOUNT, CLIENT_ID, SECRET = "BENCHACC", "BENCHCID", "BENCHSECRET"
 START = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)
 EMPTY_METHOD = "/rollcall.bench.v1.BenchService/Empty"
+PARTICIPANTS_METHOD = "/rollcall.attendance.v1.AttendanceService/GetMeetingParticipants"
 SEGMENTS, STUDENTS = 300, 40
 
 
@@ -148,7 +152,12 @@ def serve() -> None:
 
 
 def _client(target: str, token: str, meeting_id: int, kind: str, seconds: float, tasks: int, out: Any) -> None:
-    """One client process: `tasks` concurrent callers for `seconds`; sends back the latencies."""
+    """One client process: `tasks` concurrent callers for `seconds`; sends back the latencies.
+
+    The empty RPC and GetMeetingParticipants are both called as bytes (no protobuf parsing in the
+    client, as wrk does not parse JSON): the load generator's share of the cores stays the same on
+    both sides. The participants answer is parsed and checked once, then each answer compared
+    with it byte for byte."""
 
     async def run() -> list[float]:
         latencies: list[float] = []
@@ -159,20 +168,26 @@ def _client(target: str, token: str, meeting_id: int, kind: str, seconds: float,
             empty: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
                 EMPTY_METHOD, request_serializer=None, response_deserializer=None
             )
+            participants: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+                PARTICIPANTS_METHOD, request_serializer=None, response_deserializer=None
+            )
             request = pb.GetMeetingParticipantsRequest(meeting_id=meeting_id)
+            expected = b""
+            if kind == "participants":  # the answer is the full one
+                reply = await attendance.GetMeetingParticipants(request, metadata=metadata, timeout=10)
+                assert sum(len(p.segments) for p in reply.participants) == SEGMENTS
+                assert len(reply.expected_attendees) == STUDENTS
+                expected = reply.SerializeToString(deterministic=True)
+            raw_request = request.SerializeToString()
 
             async def one() -> None:
                 if kind == "health":
                     await health.Check(health_pb2.HealthCheckRequest(), timeout=10)
                 elif kind == "empty":
                     await empty(b"", metadata=metadata, timeout=10)
-                else:
-                    await attendance.GetMeetingParticipants(request, metadata=metadata, timeout=10)
+                elif await participants(raw_request, metadata=metadata, timeout=10) != expected:
+                    raise AssertionError("GetMeetingParticipants answered something else than its first answer")
 
-            if kind == "participants":  # the answer is the full one
-                reply = await attendance.GetMeetingParticipants(request, metadata=metadata, timeout=10)
-                assert sum(len(p.segments) for p in reply.participants) == SEGMENTS
-                assert len(reply.expected_attendees) == STUDENTS
             for _ in range(3):
                 await one()  # warm the channel
             deadline = time.perf_counter() + seconds
@@ -195,6 +210,17 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _postgres_cpu_seconds() -> float:
+    """User + system CPU so far of every PostgreSQL process on the machine (its backends live as
+    long as the pool's connections, so a difference covers the calls between)."""
+    total = 0.0
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        times = process.info["cpu_times"]
+        if process.info["name"] == "postgres" and times is not None:
+            total += times.user + times.system
+    return total
+
+
 def _load(
     target: str, token: str, meeting_id: int, kind: str, server_pid: int, args: argparse.Namespace
 ) -> dict[str, float]:
@@ -205,7 +231,7 @@ def _load(
         context.Process(target=_client, args=(target, token, meeting_id, kind, args.seconds, per_client, queue))
         for _ in range(args.clients)
     ]
-    cpu_before = _cpu_seconds(server_pid)
+    cpu_before, database_before = _cpu_seconds(server_pid), _postgres_cpu_seconds()
     clients_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     for worker in workers:
@@ -215,6 +241,7 @@ def _load(
         worker.join()
     elapsed = time.perf_counter() - started
     server_cpu = _cpu_seconds(server_pid) - cpu_before  # includes the clients' warm-up calls
+    database_cpu = _postgres_cpu_seconds() - database_before
     clients_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # joined client processes only
     client_cpu = (clients_after.ru_utime - clients_before.ru_utime) + (clients_after.ru_stime - clients_before.ru_stime)
     capacity = elapsed * (os.cpu_count() or 1)
@@ -225,6 +252,7 @@ def _load(
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
         "server_cpu_ms": server_cpu * 1000 / len(latencies),
         "server_cpu_share": server_cpu / capacity,
+        "database_cpu_ms": database_cpu * 1000 / len(latencies),
         "client_cpu_share": client_cpu / capacity,  # start-up and warm-up of the client processes included
     }
 
@@ -232,7 +260,8 @@ def _load(
 def _line(name: str, result: dict[str, float]) -> str:
     return (
         f"  {name:<44} {result['calls_per_second']:8.1f} calls/s  p50 {result['p50_ms']:6.1f} ms  "
-        f"p99 {result['p99_ms']:6.1f} ms  server CPU {result['server_cpu_ms']:5.2f} ms/call; CPU share of "
+        f"p99 {result['p99_ms']:6.1f} ms  CPU ms/call: server {result['server_cpu_ms']:4.2f}, PostgreSQL "
+        f"{result['database_cpu_ms']:4.2f}; CPU share of "
         f"{os.cpu_count()} cores: server {result['server_cpu_share']:.0%}, client {result['client_cpu_share']:.0%}"
     )
 
@@ -241,22 +270,25 @@ def _line(name: str, result: dict[str, float]) -> str:
 
 
 async def _round_trips(database_url: str, teacher: uuid.UUID, meeting_id: int) -> dict[str, Wire]:
-    """One caller's first call (the roster sent and built) and next call (the roster unchanged),
-    each on a connection the pool had just used, as under load."""
+    """One caller's first call (the roster sent and built, the audit row its own statement) and
+    next call (the roster unchanged, audited in the read), on a connection just used, as under load."""
     url = app_url(database_url)
     proxy = CountingProxy(upstream_of(url))
-    engine = create_engine(through(url, await proxy.start()), application_name="bench")
+    proxied = through(url, await proxy.start())
+    engine = create_engine(proxied, application_name="bench")
     try:
-        reads = MeetingReads(Database(engine))
-        principal = Principal(teacher, "teacher")
-        await reads.participants(Principal(uuid.uuid4(), "admin"), meeting_id)  # opens the connection
-        found: dict[str, Wire] = {}
-        for name in ("first call", "next call"):
-            proxy.wire = Wire()
-            view = await reads.participants(principal, meeting_id)
-            found[name] = proxy.wire
-            assert sum(len(p.segments) for p in view.people) == SEGMENTS
-        return found
+        async with StatementPool(proxied, size=1, application_name="bench") as pool:
+            reads = MeetingReads(Database(engine, pool))
+            admin = Principal(uuid.uuid4(), "admin")
+            for _ in range(2):  # opens the connection and prepares the read's two forms on it, as under load
+                await reads.participants(admin, meeting_id)
+            found: dict[str, Wire] = {}
+            for name in ("first call", "next call"):
+                proxy.wire = Wire()
+                view = await reads.participants(Principal(teacher, "teacher"), meeting_id)
+                found[name], proxy.wire = proxy.wire, Wire()  # closing the pool later counts elsewhere
+                assert sum(len(p.segments) for p in view.people) == SEGMENTS
+            return found
     finally:
         await engine.dispose()
         await proxy.stop()
@@ -326,8 +358,9 @@ def bench_participants(database_url: str, args: argparse.Namespace) -> dict[str,
     wires = asyncio.run(_round_trips(database_url, teacher, meeting_id))
     for name, wire in wires.items():
         print(
-            f"  database round trips, {name}: {wire.round_trips} ({wire.statements} statements: the read with the "
-            f"caller's identity, the audit row with it; no BEGIN or COMMIT)  (goal <= 2)"
+            f"  database round trips, {name}: {wire.round_trips} ({wire.statements} statements, each with the "
+            f"caller's identity; the audit row {'in the read' if wire.statements == 1 else 'on its own'}; no BEGIN "
+            f"or COMMIT)  (goal <= 2)"
         )
     ratios = [r["participants"]["calls_per_second"] / r["empty"]["calls_per_second"] for r in rounds]
     return {
@@ -366,12 +399,13 @@ async def _sync_once(sync: AttendanceSync, source: ZoomReportSource, meeting_id:
 
 async def _bench_sync(database_url: str, emulator_url: str) -> dict[str, Any]:
     engine = create_engine(app_url(database_url), application_name="bench")
+    pool = StatementPool(app_url(database_url), size=1, application_name="bench")  # for reads; unused here
     config = ZoomClientConfig(
         ACCOUNT, CLIENT_ID, SECRET, api_base_url=f"{emulator_url}/v2", oauth_url=emulator_url, plan="business"
     )
     async with ZoomClient(config, InMemoryRateBudget()) as client, httpx.AsyncClient(base_url=emulator_url) as admin:
         source = ZoomReportSource(client)
-        sync = AttendanceSync(Database(engine), source)
+        sync = AttendanceSync(Database(engine, pool), source)
         own: dict[int, float] = {}
         second: dict[int, int] = {}
         for size in (1_000, 10_000):
@@ -422,15 +456,16 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=1, help="repeat the participants runs (a noisy machine)")
     parser.add_argument("--profile", action="store_true", help="sample the server with py-spy (slows it down)")
+    parser.add_argument("--only", choices=("participants", "sync"), help="run one benchmark (records nothing)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve()
         return
     with fresh_database() as database_url:
-        participants = bench_participants(database_url, args)
-        sync = bench_sync(database_url)
-    if not args.profile:  # a profiled run's figures are not the benchmark's
+        participants = bench_participants(database_url, args) if args.only != "sync" else None
+        sync = bench_sync(database_url) if args.only != "participants" else None
+    if participants and sync and not args.profile:  # a profiled or partial run's figures are not the benchmark's
         _record(participants, sync)
 
 
@@ -446,7 +481,12 @@ def _record(participants: dict[str, Any], sync: dict[str, Any]) -> None:
             "≥ 0.5",
             ratio >= 0.5,
         ),
-        Figure("database round trips per participants call", str(trips), "≤ 2", trips <= 2),
+        Figure(
+            "database round trips per participants call (a caller's first call, next calls)",
+            f"{trips} ({participants['round_trips']['first call']}, {participants['round_trips']['next call']})",
+            "≤ 2",
+            trips <= 2,
+        ),
         Figure(
             "load generator's CPU share (participants run)",
             f"{last['client_cpu_share']:.0%} of the cores (server {last['server_cpu_share']:.0%})",

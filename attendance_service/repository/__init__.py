@@ -18,10 +18,18 @@ from common.audit import AuditOutcome
 from common.db import create_session_factory
 from common.db.models import AuditEvent
 from common.db.session import system_transaction, transaction
+from common.db.statement_pool import StatementPool
 from common.logs import request_id_var
 from common.security.principal import Principal
 
-__all__ = ["ROSTER_CHANNEL", "AttendanceRepository", "CallerStatements", "Database", "DueSync", "Instance"]
+__all__ = [
+    "ROSTER_CHANNEL",
+    "AttendanceRepository",
+    "CallerStatements",
+    "Database",
+    "DueSync",
+    "Instance",
+]
 
 
 class AttendanceRepository(MeetingQueries, RecordQueries, SegmentQueries):
@@ -56,11 +64,11 @@ class AttendanceRepository(MeetingQueries, RecordQueries, SegmentQueries):
 
 class Database:
     """Opens units of work: as the caller (row-level security applies) or as the service itself;
-    and, for GetMeetingParticipants, single statements as the caller."""
+    and, for GetMeetingParticipants, single statements as the caller on `statements`' connections."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, engine: AsyncEngine, statements: StatementPool) -> None:
         self._sessions = create_session_factory(engine)
+        self._statements = statements
 
     @asynccontextmanager
     async def as_caller(self, principal: Principal) -> AsyncIterator[AttendanceRepository]:
@@ -74,4 +82,4 @@ class Database:
 
     def statements_as(self, principal: Principal) -> AbstractAsyncContextManager[CallerStatements]:
         """As the caller, each statement its own transaction (no BEGIN, no COMMIT round trips)."""
-        return caller_statements(self._engine, principal)
+        return caller_statements(self._statements, principal)

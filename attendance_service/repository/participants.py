@@ -1,11 +1,16 @@
-"""GetMeetingParticipants' database work: one read and one audit append, one statement each.
+"""GetMeetingParticipants' database work: usually one statement, the read and its audit row.
 
-The service's hottest read does not open a transaction. Each statement sets the caller's identity
-for row-level security itself, in a fenced subquery (`OFFSET 0`) the rest of the statement depends
-on laterally, so PostgreSQL computes it before any policy looks at it; its `set_config(..., true)`
+The service's hottest read opens no transaction. Each statement sets the caller's identity for
+row-level security itself, in a fenced subquery (`OFFSET 0`) the rest of the statement depends on
+laterally, so PostgreSQL computes it before any policy looks at it; its `set_config(..., true)`
 ends with the statement's own transaction, and a statement that ran without it would see no rows
-rather than someone else's. With the pool's idle-only ping, a call costs two round trips: the
-read, then the audit row (committed before the caller gets the data).
+rather than someone else's.
+
+The audit row must be committed before the caller gets the data, and only for a read the policy
+allows. The use case knows the facts it authorized the caller's previous read against; the read
+appends the audit row in the same statement when the meeting's facts are still exactly those
+(`audited` says whether it did). Otherwise (a first read, or the class, host or enrollment
+changed) the use case decides on the new facts and appends the row in a second statement.
 
 The read returns the roster only when its token differs from the one the caller already holds;
 otherwise PostgreSQL sends the meeting, the class and the caller's relation, and nothing more.
@@ -13,17 +18,14 @@ otherwise PostgreSQL sends the meeting, the class and the caller's relation, and
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
-from psycopg.pq import TransactionStatus
 from psycopg.rows import namedtuple_row
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from attendance_service.read_models import MeetingOverview, MeetingRoster
+from attendance_service.read_models import MeetingOverview, MeetingRoster, ReadAudit
 from attendance_service.repository._rows import (
     CLASS_COLUMNS,
     CLASS_STUDENTS,
@@ -36,8 +38,9 @@ from attendance_service.repository._rows import (
     student_of_json,
 )
 from common.audit import AuditOutcome
-from common.errors import Unavailable
+from common.db.statement_pool import StatementPool
 from common.logs import request_id_var
+from common.security.policy import Facts
 from common.security.principal import Principal
 
 __all__ = ["CallerStatements", "caller_statements"]
@@ -51,19 +54,30 @@ _ROSTER_VERSIONS = """json_build_array(
     (SELECT v.version FROM meeting_roster_versions v WHERE v.meeting_id = m.id),
     (SELECT v.version FROM class_roster_versions v WHERE v.class_id = c.id),
     m.uuid, m.class_id, m.host_id, c.id, c.teacher_id)::text"""
-_MEETING_ROSTER = f"""SELECT overview.* FROM {_IDENTITY} CROSS JOIN LATERAL (
-    SELECT {MEETING_COLUMNS}, {CLASS_COLUMNS}, {caller_columns("%(caller)s")}, t.token AS roster_token,
-        CASE WHEN t.token IS DISTINCT FROM %(held_token)s THEN {CLASS_STUDENTS} END AS students,
-        CASE WHEN t.token IS DISTINCT FROM %(held_token)s THEN {INSTANCE_SEGMENTS} END AS segments
-    FROM zoom_meetings m LEFT JOIN classes c ON c.id = m.class_id
-    CROSS JOIN LATERAL (SELECT {_ROSTER_VERSIONS} AS token OFFSET 0) t
-    WHERE m.id = %(meeting_id)s AND identity.role IS NOT NULL
-    OFFSET 0) AS overview"""
-_AUDIT = f"""INSERT INTO audit_events
-    (id, actor_id, actor_role, action, target_type, target_id, outcome, request_id, detail)
-    SELECT %(id)s, %(actor_id)s, %(actor_role)s, %(action)s, %(target_type)s, %(target_id)s, %(outcome)s,
-        %(request_id)s, %(detail)s
-    FROM {_IDENTITY}"""
+_AUDIT_COLUMNS = "actor_id, actor_role, action, target_type, target_id, outcome, request_id, detail"
+# Typed here: in the read, where no audit is asked for, they are all NULL (the id is the table's default).
+_AUDIT_VALUES = """%(actor_id)s::uuid, %(actor_role)s::text, %(action)s::text, %(target_type)s::text,
+    %(target_id)s::text, %(outcome)s::text, %(request_id)s::text, %(detail)s::text"""
+# The facts of common.security.policy.Facts that a meeting read is authorized against.
+_SAME_FACTS = """%(audit)s AND o.teacher_id IS NOT DISTINCT FROM %(teacher_id)s
+    AND o.host_id IS NOT DISTINCT FROM %(host_id)s AND o.caller_enrolled IS NOT DISTINCT FROM %(caller_enrolled)s
+    AND o.caller_zoom_user_id IS NOT DISTINCT FROM %(caller_zoom_user_id)s"""
+_MEETING_ROSTER = f"""WITH overview AS MATERIALIZED (
+    SELECT overview.* FROM {_IDENTITY} CROSS JOIN LATERAL (
+        SELECT {MEETING_COLUMNS}, {CLASS_COLUMNS}, {caller_columns("%(caller)s")}, t.token AS roster_token,
+            CASE WHEN t.token IS DISTINCT FROM %(held_token)s THEN {CLASS_STUDENTS} END AS students,
+            CASE WHEN t.token IS DISTINCT FROM %(held_token)s THEN {INSTANCE_SEGMENTS} END AS segments
+        FROM zoom_meetings m LEFT JOIN classes c ON c.id = m.class_id
+        CROSS JOIN LATERAL (SELECT {_ROSTER_VERSIONS} AS token OFFSET 0) t
+        WHERE m.id = %(meeting_id)s AND identity.role IS NOT NULL
+        OFFSET 0) AS overview
+), checked AS MATERIALIZED (
+    SELECT o.*, {_SAME_FACTS} AS audited FROM overview o
+), appended AS (
+    INSERT INTO audit_events ({_AUDIT_COLUMNS}) SELECT {_AUDIT_VALUES} FROM checked WHERE audited
+)
+SELECT * FROM checked"""
+_AUDIT = f"INSERT INTO audit_events ({_AUDIT_COLUMNS}) SELECT {_AUDIT_VALUES} FROM {_IDENTITY}"
 
 
 class CallerStatements:
@@ -72,18 +86,28 @@ class CallerStatements:
     def __init__(self, connection: psycopg.AsyncConnection[Any], principal: Principal) -> None:
         self._connection = connection
         self._principal = principal
+        # Ids go as text, cast by PostgreSQL: every call then has the same parameter types, and
+        # so reuses the one statement psycopg prepared (a NULL uuid would prepare another).
         self._identity = {"app_user_id": str(principal.user_id), "app_role": principal.role}
+        self._no_audit = {**self._identity, **dict.fromkeys(_AUDIT_COLUMNS.split(", "))}
 
     async def meeting_roster(
-        self, meeting_id: int, held: MeetingRoster | None
-    ) -> tuple[MeetingOverview, MeetingRoster] | None:
+        self, meeting_id: int, held: MeetingRoster | None, audit: ReadAudit | None = None
+    ) -> tuple[MeetingOverview, MeetingRoster, bool] | None:
         """The meeting, its class, the caller's relation and the roster (`held` itself while its
-        token is current); None when the caller cannot see the meeting or it does not exist."""
+        token is current), and whether `audit` was appended (only if the meeting's facts are
+        `audit.facts`); None when the caller cannot see the meeting or it does not exist."""
+        facts = audit.facts if audit else Facts()
         params = {
-            **self._identity,
-            "caller": self._principal.user_id,
+            **(self._audit_params(audit.action, audit.target_type, audit.target_id) if audit else self._no_audit),
+            "caller": self._identity["app_user_id"],
             "meeting_id": meeting_id,
             "held_token": held.token if held else None,
+            "audit": audit is not None,
+            "teacher_id": None if facts.class_teacher_id is None else str(facts.class_teacher_id),
+            "host_id": facts.meeting_host_id,
+            "caller_enrolled": facts.caller_enrolled,
+            "caller_zoom_user_id": facts.caller_zoom_user_id,
         }
         async with self._connection.cursor(row_factory=namedtuple_row) as cursor:
             await cursor.execute(_MEETING_ROSTER, params, prepare=True)
@@ -106,50 +130,33 @@ class CallerStatements:
             students=roster.students,
             segments=roster.segments,
         )
-        return overview, roster
+        return overview, roster, bool(row.audited)
 
     async def audit(
         self, actor: Principal | None, action: str, *, target_type: str, target_id: str, detail: str | None = None
     ) -> None:
-        """Appends an audit event, committed when this returns (ids only: no names or emails)."""
-        await self._connection.execute(
-            _AUDIT,
-            {
-                **self._identity,
-                "id": uuid.uuid4(),
-                "actor_id": actor.user_id if actor else None,
-                "actor_role": actor.role if actor else "system",
-                "action": action,
-                "target_type": target_type,
-                "target_id": target_id,
-                "outcome": AuditOutcome.SUCCESS.value,
-                "request_id": request_id_var.get(),
-                "detail": detail,
-            },
-            prepare=True,
-        )
+        """Appends an audit event as the caller, committed when this returns (ids only: no names
+        or emails). `actor` is the caller: the statement runs under their identity."""
+        assert actor is self._principal, "CallerStatements audits its own caller's actions"
+        await self._connection.execute(_AUDIT, self._audit_params(action, target_type, target_id, detail), prepare=True)
+
+    def _audit_params(self, action: str, target_type: str, target_id: str, detail: str | None = None) -> dict[str, Any]:
+        return {
+            **self._identity,
+            "actor_id": self._identity["app_user_id"],
+            "actor_role": self._principal.role,
+            "action": action,
+            "target_type": target_type,
+            "target_id": target_id,
+            "outcome": AuditOutcome.SUCCESS.value,
+            "request_id": request_id_var.get(),
+            "detail": detail,
+        }
 
 
 @asynccontextmanager
-async def caller_statements(engine: AsyncEngine, principal: Principal) -> AsyncIterator[CallerStatements]:
-    """A pooled connection in autocommit mode, as `principal`; back to SQLAlchemy's mode after.
-
-    Psycopg is used directly: SQLAlchemy's execution path costs about as much CPU as the rest of
-    the call. A lost connection is dropped from the pool and answered UNAVAILABLE.
-    """
-    async with engine.connect() as pooled:
-        connection = (await pooled.get_raw_connection()).driver_connection
-        assert isinstance(connection, psycopg.AsyncConnection)
-        await connection.set_autocommit(True)
-        try:
-            yield CallerStatements(connection, principal)
-        except psycopg.OperationalError as exc:
-            await pooled.invalidate()
-            raise Unavailable("The database is unavailable; try again shortly", retry_after_seconds=2.0) from exc
-        finally:
-            if connection.closed or connection.info.transaction_status is not TransactionStatus.IDLE:
-                # Cancelled mid-statement or broken: never hand it to the next caller.
-                if not pooled.invalidated:
-                    await pooled.invalidate()
-            else:
-                await connection.set_autocommit(False)  # SQLAlchemy's sessions begin implicitly
+async def caller_statements(pool: StatementPool, principal: Principal) -> AsyncIterator[CallerStatements]:
+    """A pooled autocommit connection, as `principal` (see common.db.statement_pool: a lost
+    connection is replaced and the call answered UNAVAILABLE)."""
+    async with pool.connection() as connection:
+        yield CallerStatements(connection, principal)

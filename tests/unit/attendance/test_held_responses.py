@@ -33,3 +33,22 @@ def test_a_newer_view_of_the_same_caller_replaces_the_older_message() -> None:
     kept = held.of(("m", "ben"), other)
     # Capacity 2 still holds ben's message: ana's two views took one place, not two.
     assert held.of(("m", "ben"), other) is kept
+
+
+def test_a_held_message_is_serialized_once_and_its_bytes_handed_to_grpc() -> None:
+    held, view = ParticipantsResponses(4), _view("Math")
+    message = held.of(("m", "u"), view)
+    assert held.serialize(message) is held.serialize(message)
+    assert held.serialize(message) == message.SerializeToString()
+
+
+def test_messages_no_longer_held_are_serialized_afresh() -> None:
+    held = ParticipantsResponses(1)
+    first = held.of(("m", "ana"), _view("first"))
+    held.of(("m", "ben"), _view("second"))  # pushes ana's out
+    assert held.serialize(first) == first.SerializeToString()
+    assert held.serialize(first) is not held.serialize(first)
+    nothing_held = ParticipantsResponses(0)
+    message = nothing_held.of(("m", "u"), _view("x"))
+    assert nothing_held.serialize(message) == message.SerializeToString()
+    assert not nothing_held._wire
