@@ -6,6 +6,8 @@ empty RPC. psycopg_pool hands out connections that stay in autocommit mode for a
 microseconds. Its connections are pinged before use only after sitting idle (the engine's rule,
 PING_AFTER_IDLE_SECONDS), so a database restarted meanwhile costs a check, not a failed request;
 a connection lost mid-statement is discarded by the pool and the caller answered UNAVAILABLE.
+While the database is down, a caller waits at most `timeout_seconds` for a connection and is
+answered UNAVAILABLE, within any sensible deadline of its own.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ logging.getLogger("psycopg.pool").setLevel(logging.WARNING)
 class StatementPool:
     """A fixed number of autocommit connections; `open` before use, `aclose` at shutdown."""
 
-    def __init__(self, database_url: str, *, size: int, application_name: str, timeout_seconds: float = 10.0) -> None:
+    def __init__(self, database_url: str, *, size: int, application_name: str, timeout_seconds: float = 2.0) -> None:
+        self._size = size
         self._returned_at: weakref.WeakKeyDictionary[_Connection, float] = weakref.WeakKeyDictionary()
         self._pool = psycopg_pool.AsyncConnectionPool(
             libpq_url(database_url),
@@ -42,7 +45,6 @@ class StatementPool:
             open=False,
             kwargs={"autocommit": True, "application_name": application_name, "connect_timeout": 10},
             configure=self._stamp,
-            check=self._ping_if_idle,
             timeout=timeout_seconds,
             name=application_name,
         )
@@ -69,10 +71,7 @@ class StatementPool:
         connection adds a COMMIT check that autocommit makes pointless; a connection given back
         mid-statement (a cancelled call) or broken is closed and replaced by the pool.
         """
-        try:
-            connection = await self._pool.getconn()
-        except psycopg_pool.PoolTimeout as exc:
-            raise Unavailable("The database is busy; try again shortly", retry_after_seconds=1.0) from exc
+        connection = await self._working_connection()
         try:
             yield connection
             await self._stamp(connection)
@@ -81,10 +80,27 @@ class StatementPool:
         finally:
             await self._pool.putconn(connection)
 
-    async def _ping_if_idle(self, connection: _Connection) -> None:
-        returned = self._returned_at.get(connection)
-        if returned is None or time.monotonic() - returned >= PING_AFTER_IDLE_SECONDS:
-            await connection.execute("")  # raises on a dead connection: the pool replaces it
+    async def _working_connection(self) -> _Connection:
+        """A pooled connection, pinged first if it sat idle; a dead one is closed (the pool
+        replaces it) and the next tried at once, never waiting out psycopg_pool's backoff."""
+        for _ in range(self._size + 1):
+            try:
+                connection = await self._pool.getconn()
+            except psycopg_pool.PoolTimeout as exc:
+                raise Unavailable(
+                    "The database is unavailable or busy; try again shortly", retry_after_seconds=1.0
+                ) from exc
+            returned = self._returned_at.get(connection)
+            if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
+                return connection
+            try:
+                await connection.execute("")
+            except psycopg.Error:
+                await connection.close()
+                await self._pool.putconn(connection)
+                continue
+            return connection
+        raise Unavailable("The database is unavailable; try again shortly", retry_after_seconds=2.0)
 
     async def _stamp(self, connection: _Connection) -> None:
         """On connecting and after each use that raised nothing: it is known to work as of now."""
