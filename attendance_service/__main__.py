@@ -28,6 +28,7 @@ from attendance_service.sync_worker import SyncWorker
 from attendance_service.webhooks import WebhookIngest
 from common.bootstrap import Closeable, run_grpc_process
 from common.config import ConfigError, Settings
+from common.db import libpq_url
 from common.db.statement_pool import StatementPool
 from common.grpc import ServiceDefinition
 from common.housekeeping import Chore, Housekeeping
@@ -70,7 +71,7 @@ async def build_services(
 
 
 def _libpq(engine: AsyncEngine) -> str:
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return libpq_url(engine.url.render_as_string(hide_password=False))
 
 
 async def _forget_events(db: Database, retention: timedelta) -> int:

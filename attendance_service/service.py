@@ -119,8 +119,11 @@ class MeetingReads:
         action = Action.READ_PARTICIPANTS
         key: ViewKey = (meeting_id, principal.user_id, principal.role)
         held = self._held.get(key)  # taken before the read: the database compares this one's token
-        vouched = held is not None and is_allowed(principal, action, held.facts)
-        audit = ReadAudit(action.value, "meeting", str(meeting_id), held.facts) if held and vouched else None
+        audit = (
+            ReadAudit(action.value, "meeting", str(meeting_id), held.facts)
+            if held is not None and is_allowed(principal, action, held.facts)
+            else None
+        )
         async with self._db.statements_as(principal) as store:
             found = await store.meeting_roster(meeting_id, held.roster if held else None, audit)
             if found is None:

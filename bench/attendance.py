@@ -23,25 +23,18 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import multiprocessing
 import os
 import random
-import resource
 import statistics
 import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import grpc
 import httpx
-import psutil
 import psycopg
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from rollcall.attendance.v1 import attendance_service_pb2 as pb
-from rollcall.attendance.v1 import attendance_service_pb2_grpc as rpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from attendance_service.__main__ import build_services
@@ -49,6 +42,7 @@ from attendance_service.config import AttendanceSettings
 from attendance_service.repository import Database
 from attendance_service.service import MeetingReads
 from attendance_service.sync import AttendanceSync, ZoomReportSource
+from bench.participants_load import EMPTY_METHOD, SEGMENTS, STUDENTS, line, load
 from bench.pg_wire import CountingProxy, Wire, through, upstream_of
 from bench.profile import profiled, summary
 from bench.results import RESULTS, Figure, record, rss_mib
@@ -67,9 +61,6 @@ from tests.support.processes import free_port, start_python_module
 KEY = "bench-signing-key-" + uuid.uuid4().hex
 ACCOUNT, CLIENT_ID, SECRET = "BENCHACC", "BENCHCID", "BENCHSECRET"
 START = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)
-EMPTY_METHOD = "/rollcall.bench.v1.BenchService/Empty"
-PARTICIPANTS_METHOD = "/rollcall.attendance.v1.AttendanceService/GetMeetingParticipants"
-SEGMENTS, STUDENTS = 300, 40
 
 
 def _seed(database_url: str, *, students: int, segments: int, meeting_id: int) -> tuple[uuid.UUID, list[str]]:
@@ -151,121 +142,6 @@ def serve() -> None:
     )
 
 
-def _client(target: str, token: str, meeting_id: int, kind: str, seconds: float, tasks: int, out: Any) -> None:
-    """One client process: `tasks` concurrent callers for `seconds`; sends back the latencies.
-
-    The empty RPC and GetMeetingParticipants are both called as bytes (no protobuf parsing in the
-    client, as wrk does not parse JSON): the load generator's share of the cores stays the same on
-    both sides. The participants answer is parsed and checked once, then each answer compared
-    with it byte for byte."""
-
-    async def run() -> list[float]:
-        latencies: list[float] = []
-        metadata = (("authorization", f"Bearer {token}"),)
-        async with grpc.aio.insecure_channel(target) as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            attendance = rpc.AttendanceServiceStub(channel)
-            empty: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
-                EMPTY_METHOD, request_serializer=None, response_deserializer=None
-            )
-            participants: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
-                PARTICIPANTS_METHOD, request_serializer=None, response_deserializer=None
-            )
-            request = pb.GetMeetingParticipantsRequest(meeting_id=meeting_id)
-            expected = b""
-            if kind == "participants":  # the answer is the full one
-                reply = await attendance.GetMeetingParticipants(request, metadata=metadata, timeout=10)
-                assert sum(len(p.segments) for p in reply.participants) == SEGMENTS
-                assert len(reply.expected_attendees) == STUDENTS
-                expected = reply.SerializeToString(deterministic=True)
-            raw_request = request.SerializeToString()
-
-            async def one() -> None:
-                if kind == "health":
-                    await health.Check(health_pb2.HealthCheckRequest(), timeout=10)
-                elif kind == "empty":
-                    await empty(b"", metadata=metadata, timeout=10)
-                elif await participants(raw_request, metadata=metadata, timeout=10) != expected:
-                    raise AssertionError("GetMeetingParticipants answered something else than its first answer")
-
-            for _ in range(3):
-                await one()  # warm the channel
-            deadline = time.perf_counter() + seconds
-
-            async def caller() -> None:
-                while time.perf_counter() < deadline:
-                    started = time.perf_counter()
-                    await one()
-                    latencies.append(time.perf_counter() - started)
-
-            await asyncio.gather(*(caller() for _ in range(tasks)))
-        return latencies
-
-    out.put(asyncio.run(run()))
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _postgres_cpu_seconds() -> float:
-    """User + system CPU so far of every PostgreSQL process on the machine (its backends live as
-    long as the pool's connections, so a difference covers the calls between)."""
-    total = 0.0
-    for process in psutil.process_iter(["name", "cpu_times"]):
-        times = process.info["cpu_times"]
-        if process.info["name"] == "postgres" and times is not None:
-            total += times.user + times.system
-    return total
-
-
-def _load(
-    target: str, token: str, meeting_id: int, kind: str, server_pid: int, args: argparse.Namespace
-) -> dict[str, float]:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    per_client = max(1, args.concurrency // args.clients)
-    workers = [
-        context.Process(target=_client, args=(target, token, meeting_id, kind, args.seconds, per_client, queue))
-        for _ in range(args.clients)
-    ]
-    cpu_before, database_before = _cpu_seconds(server_pid), _postgres_cpu_seconds()
-    clients_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    for worker in workers:
-        worker.start()
-    latencies = [latency for _ in workers for latency in queue.get()]
-    for worker in workers:
-        worker.join()
-    elapsed = time.perf_counter() - started
-    server_cpu = _cpu_seconds(server_pid) - cpu_before  # includes the clients' warm-up calls
-    database_cpu = _postgres_cpu_seconds() - database_before
-    clients_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # joined client processes only
-    client_cpu = (clients_after.ru_utime - clients_before.ru_utime) + (clients_after.ru_stime - clients_before.ru_stime)
-    capacity = elapsed * (os.cpu_count() or 1)
-    latencies.sort()
-    return {
-        "calls_per_second": len(latencies) / args.seconds,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
-        "server_cpu_ms": server_cpu * 1000 / len(latencies),
-        "server_cpu_share": server_cpu / capacity,
-        "database_cpu_ms": database_cpu * 1000 / len(latencies),
-        "client_cpu_share": client_cpu / capacity,  # start-up and warm-up of the client processes included
-    }
-
-
-def _line(name: str, result: dict[str, float]) -> str:
-    return (
-        f"  {name:<44} {result['calls_per_second']:8.1f} calls/s  p50 {result['p50_ms']:6.1f} ms  "
-        f"p99 {result['p99_ms']:6.1f} ms  CPU ms/call: server {result['server_cpu_ms']:4.2f}, PostgreSQL "
-        f"{result['database_cpu_ms']:4.2f}; CPU share of "
-        f"{os.cpu_count()} cores: server {result['server_cpu_share']:.0%}, client {result['client_cpu_share']:.0%}"
-    )
-
-
 # ---- round trips, counted on the wire (bench/pg_wire.py) -----------------------------------
 
 
@@ -331,30 +207,30 @@ def bench_participants(database_url: str, args: argparse.Namespace) -> dict[str,
         server, target = _start_server(database_url, {})
         try:
             pid = server.process.pid
-            runs["empty"] = _load(target, token, meeting_id, "empty", pid, args)
+            runs["empty"] = load(target, token, meeting_id, "empty", pid, args)
             profile_path = RESULTS / "profile-attendance-participants.txt"
             with profiled(pid, profile_path) if args.profile else contextlib.nullcontext():
-                runs["participants"] = _load(target, token, meeting_id, "participants", pid, args)
+                runs["participants"] = load(target, token, meeting_id, "participants", pid, args)
             if args.profile:
                 print(f"profile of the attendance process under GetMeetingParticipants ({profile_path}):")
                 print("\n".join(summary(profile_path)))
-            runs["health"] = _load(target, token, meeting_id, "health", pid, args)
+            runs["health"] = load(target, token, meeting_id, "health", pid, args)
             memory_mib = rss_mib(pid)
         finally:
             server.stop()
         server, target = _start_server(database_url, {"ROLLCALL_ATTENDANCE_HELD_VIEWS": "0"})
         try:
-            runs["rebuilt"] = _load(target, token, meeting_id, "participants", server.process.pid, args)
+            runs["rebuilt"] = load(target, token, meeting_id, "participants", server.process.pid, args)
         finally:
             server.stop()
-        print(_line("empty unary RPC (authenticated)", runs["empty"]))
-        print(_line("GetMeetingParticipants", runs["participants"]))
+        print(line("empty unary RPC (authenticated)", runs["empty"]))
+        print(line("GetMeetingParticipants", runs["participants"]))
         ratio = runs["participants"]["calls_per_second"] / runs["empty"]["calls_per_second"]
         print(f"  ratio participants/empty {ratio:8.3f}  (goal >= 0.5)")
-        print(_line("GetMeetingParticipants, no views held", runs["rebuilt"]))
+        print(line("GetMeetingParticipants, no views held", runs["rebuilt"]))
         rebuilt = runs["rebuilt"]["calls_per_second"] / runs["empty"]["calls_per_second"]
         print(f"  ratio no views held/empty {rebuilt:7.3f}")
-        print(_line("for reference: health Check (no token)", runs["health"]))
+        print(line("for reference: health Check (no token)", runs["health"]))
     wires = asyncio.run(_round_trips(database_url, teacher, meeting_id))
     for name, wire in wires.items():
         print(

@@ -31,8 +31,8 @@ import grpc
 import httpx
 import psutil
 
-from bench.attendance import _load as grpc_load  # the multi-process grpc.aio client
 from bench.attendance import _seed as seed_meeting
+from bench.participants_load import load as grpc_load  # the multi-process grpc.aio client
 from bench.profile import profiled, summary
 from bench.results import RESULTS, Figure, record, rss_mib
 from common.security.dev_tokens import mint_dev_token
