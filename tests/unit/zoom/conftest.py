@@ -1,5 +1,8 @@
 """Unit-test doubles for the Zoom client: a hand-driven clock and a scripted Zoom behind
-`httpx.MockTransport` (allowed in unit tests only; contract tests use the real emulator)."""
+`MockWire` (allowed in unit tests only; contract tests use the real emulator over aiohttp).
+
+Scripts speak httpx's request and response values, which are handy to build and inspect;
+`MockWire` turns them into the client's own and httpx's transport errors into `WireError`s."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import httpx
 import pytest
 
 from common.zoom import InMemoryRateBudget, ZoomClient, ZoomClientConfig
+from common.zoom._wire import BadUrl, HttpRequest, HttpResponse, WireError
 
 API = "https://api.test/v2"
 OAUTH = "https://oauth.test"
@@ -44,6 +48,29 @@ class FakeClock:
 
 
 Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
+
+
+class MockWire:
+    """An `HttpTransport` that answers with `handler` instead of the network."""
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        outgoing = httpx.Request(request.method, request.url, headers=request.headers, content=request.body)
+        try:
+            answer = self._handler(outgoing)
+            response = answer if isinstance(answer, httpx.Response) else await answer
+        except httpx.UnsupportedProtocol as exc:
+            raise BadUrl(type(exc).__name__) from exc
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise WireError(type(exc).__name__, sent=False) from exc
+        except httpx.TransportError as exc:
+            raise WireError(type(exc).__name__, sent=True) from exc
+        return HttpResponse(response.status_code, response.headers, response.read(), response.reason_phrase)
+
+    async def aclose(self) -> None:
+        return None
 
 
 def json_response(status: int, body: object = None, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -136,5 +163,5 @@ def budget(clock: FakeClock) -> InMemoryRateBudget:
 
 @pytest.fixture
 async def client(zoom: FakeZoom, clock: FakeClock, budget: InMemoryRateBudget) -> AsyncIterator[ZoomClient]:
-    async with ZoomClient(make_config(), budget, transport=httpx.MockTransport(zoom.handle), clock=clock) as c:
+    async with ZoomClient(make_config(), budget, transport=MockWire(zoom.handle), clock=clock) as c:
         yield c

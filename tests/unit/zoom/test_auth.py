@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from common.zoom import InMemoryRateBudget, ZoomClient, ZoomConfigurationError
-from tests.unit.zoom.conftest import FakeClock, FakeZoom, json_response, make_config, meeting_body
+from tests.unit.zoom.conftest import FakeClock, FakeZoom, MockWire, json_response, make_config, meeting_body
 
 
 async def test_two_hundred_concurrent_calls_share_one_token_request(zoom: FakeZoom, client: ZoomClient) -> None:
@@ -31,7 +31,7 @@ async def test_token_request_is_basic_auth_with_account_credentials_form(clock: 
         return json_response(200, meeting_body())
 
     config = make_config()
-    async with ZoomClient(config, InMemoryRateBudget(clock), transport=httpx.MockTransport(handler), clock=clock) as c:
+    async with ZoomClient(config, InMemoryRateBudget(clock), transport=MockWire(handler), clock=clock) as c:
         await c.get_meeting(1)
 
     (token_request,) = seen

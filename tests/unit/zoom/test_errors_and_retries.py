@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from common.zoom import (
-    InMemoryRateBudget,
     ZoomAccessDenied,
     ZoomCapacityReached,
     ZoomClient,
@@ -190,10 +189,3 @@ async def test_bad_settings_stop_at_construction() -> None:
     with pytest.raises(ZoomConfigurationError):
         make_config(client_secret="")
     assert "SECRET" not in repr(make_config())
-
-
-async def test_own_http_client_is_not_closed_by_the_zoom_client(clock: FakeClock, zoom: FakeZoom) -> None:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(zoom.handle)) as http:
-        async with ZoomClient(make_config(), InMemoryRateBudget(clock), http_client=http, clock=clock) as c:
-            await c.get_meeting(1)
-        assert not http.is_closed

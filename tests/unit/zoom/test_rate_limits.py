@@ -22,7 +22,7 @@ from common.zoom import (
 )
 from common.zoom._http import parse_retry_after, qps_wait_seconds
 from common.zoom._ratelimit import heavy_daily_limit, send_interval_seconds
-from tests.unit.zoom.conftest import FakeClock, FakeZoom, json_response, make_config, meeting_body
+from tests.unit.zoom.conftest import FakeClock, FakeZoom, MockWire, json_response, make_config, meeting_body
 
 STUDENT = ZoomRegistrantInput(email="Ana.Reyes@school.example", first_name="Ana")
 QPS_429 = {"code": 429, "message": "You have reached the maximum per-second rate limit for this API. Try again later."}
@@ -218,9 +218,7 @@ async def test_fourth_add_of_a_registrant_in_a_day_is_refused_before_sending(
 async def test_registrant_limit_per_email_across_meetings_when_configured(zoom: FakeZoom, clock: FakeClock) -> None:
     zoom.api = lambda request: json_response(201, _registrant())
     config = make_config(registrant_limit_scope="email")
-    async with ZoomClient(
-        config, InMemoryRateBudget(clock), transport=httpx.MockTransport(zoom.handle), clock=clock
-    ) as c:
+    async with ZoomClient(config, InMemoryRateBudget(clock), transport=MockWire(zoom.handle), clock=clock) as c:
         for meeting_id in (1, 2, 3):
             await c.add_registrant(meeting_id, STUDENT)
         with pytest.raises(ZoomDailyLimitReached):
@@ -284,7 +282,7 @@ async def test_heavy_daily_quota_is_counted_per_request(zoom: FakeZoom, clock: F
     zoom.api = lambda request: json_response(200, {"participants": [], "next_page_token": ""})
     budget = InMemoryRateBudget(clock)
     config = make_config()
-    async with ZoomClient(config, budget, transport=httpx.MockTransport(zoom.handle), clock=clock) as c:
+    async with ZoomClient(config, budget, transport=MockWire(zoom.handle), clock=clock) as c:
         await budget.record_daily_used("ACC", _heavy(), clock.utcnow().date(), 26_999)
         assert [p async for p in c.participants_report(1)] == []
         with pytest.raises(ZoomDailyLimitReached) as caught:
@@ -297,9 +295,7 @@ async def test_daily_limit_headers_on_success_raise_the_local_count(zoom: FakeZo
     headers = {"X-RateLimit-Category": "Heavy", "X-RateLimit-Type": "Daily-limit"}
     headers |= {"X-RateLimit-Limit": "30000", "X-RateLimit-Remaining": "2999"}  # other apps spent 27,001
     zoom.api = lambda request: json_response(200, {"participants": []}, headers)
-    async with ZoomClient(
-        make_config(), InMemoryRateBudget(clock), transport=httpx.MockTransport(zoom.handle), clock=clock
-    ) as c:
+    async with ZoomClient(make_config(), InMemoryRateBudget(clock), transport=MockWire(zoom.handle), clock=clock) as c:
         assert [p async for p in c.participants_report(1)] == []
         with pytest.raises(ZoomDailyLimitReached):
             await anext(c.participants_report(1))
