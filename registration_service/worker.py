@@ -74,7 +74,8 @@ class RegistrationWorker:
 
     def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._loop(), name=f"registration-worker-{i}") for i in range(self._config.concurrency)
+            asyncio.create_task(self._loop(poller=i == 0), name=f"registration-worker-{i}")
+            for i in range(self._config.concurrency)
         ]
 
     async def stop(self) -> None:
@@ -94,7 +95,10 @@ class RegistrationWorker:
             return
         _log.info("registration.items_released", extra={"event": "registration.items_released", "count": released})
 
-    async def _loop(self) -> None:
+    async def _loop(self, *, poller: bool) -> None:
+        """While there is nothing to do only the poller looks for work (a new job elsewhere, a
+        lease run out, a deferred item due); any worker that claims some wakes the others. An
+        idle replica costs one claim a second, not one per worker."""
         while True:
             try:
                 worked = await self.run_once()
@@ -106,7 +110,7 @@ class RegistrationWorker:
             if not worked:
                 self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._config.idle_poll_seconds)
+                    await asyncio.wait_for(self._wakeup.wait(), self._config.idle_poll_seconds if poller else None)
 
     async def run_once(self) -> bool:
         """Claims and processes one group of items; False when there was nothing to do."""
@@ -114,6 +118,7 @@ class RegistrationWorker:
             items = await repo.claim(self._config.owner, self._config.lease, BATCH_LIMIT, SINGLE_CLAIM)
             if not items:
                 return False
+            self._wakeup.set()  # there may be more: idle workers join in
             known = await repo.active_pairs([items[0].meeting_id])
         settled = [i for i in items if (i.meeting_id, i.student_id) in known]
         to_send = [i for i in items if (i.meeting_id, i.student_id) not in known]
