@@ -1,8 +1,8 @@
 """`python -m attendance_service`: serves AttendanceService (default port 50052).
 
-Wiring only: settings, the unit-of-work factory and its pool for participants reads, the Zoom
-client (when credentials are set), the sync worker, the roster hub, the use cases, the servicer and
-the hourly housekeeping.
+Wiring only: settings, the unit-of-work factory and its statement pipeline for participants reads,
+the Zoom client (when credentials are set), the sync worker, the roster hub, the use cases, the
+servicer and the hourly housekeeping.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from attendance_service.webhooks import WebhookIngest
 from common.bootstrap import Closeable, run_grpc_process
 from common.config import ConfigError, Settings
 from common.db import libpq_url
-from common.db.statement_pool import StatementPool
+from common.db.statement_pipeline import StatementPipeline
 from common.grpc import ServiceDefinition
 from common.housekeeping import Chore, Housekeeping
 from common.security.tokens import verifier_from_settings
@@ -40,7 +40,7 @@ async def build_services(
     own: AttendanceSettings, settings: Settings, engine: AsyncEngine
 ) -> Sequence[ServiceDefinition | Closeable]:
     """The AttendanceService of one process, with its sync worker started when Zoom is configured."""
-    reads = StatementPool(_libpq(engine), size=own.read_connections, application_name="attendance-reads")
+    reads = StatementPipeline(_libpq(engine), size=own.read_connections, application_name="attendance-reads")
     await reads.open()
     db = Database(engine, reads)
     source = ZoomReportSource(zoom_client_from_settings(settings, engine)) if settings.zoom.has_credentials else None

@@ -16,8 +16,10 @@
 - ROLLCALL_ATTENDANCE_HELD_VIEWS (256): participants views (and their messages) kept per process
   for reuse while the database says their roster is unchanged; about 0.3 MB each for a meeting of
   300 segments; 0 keeps none.
-- ROLLCALL_ATTENDANCE_READ_CONNECTIONS (8, from 1 to 100): database connections of the
-  participants reads, held open beside the engine's pool (common.db.statement_pool).
+- ROLLCALL_ATTENDANCE_READ_CONNECTIONS (8, from 1 to 100): at most this many database connections
+  for the participants reads, beside the engine's pool; each pipelines the statements of
+  concurrent calls, and one opens only when those before it have statements in flight
+  (common.db.statement_pipeline).
 
 Production mode refuses to start without the two keys; development derives them from the
 development JWT key, which every process of a development stack shares.

@@ -85,20 +85,47 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _postgres_cpu_seconds() -> float:
-    """User + system CPU so far of every PostgreSQL process on the machine (its backends live as
-    long as the pool's connections, so a difference covers the calls between)."""
-    total = 0.0
-    for process in psutil.process_iter(["name", "cpu_times"]):
-        times = process.info["cpu_times"]
-        if process.info["name"] == "postgres" and times is not None:
-            total += times.user + times.system
-    return total
+def _postgres_cpu_seconds(database: str | None) -> dict[int, float]:
+    """User + system CPU so far of each PostgreSQL process working for `database`: the backends
+    connected to it and the background processes of its server (WAL writer, checkpointer...),
+    not other databases' backends (the machine's server may be busy with other work meanwhile).
+    With `database` None or no backend of it found, every PostgreSQL process on the machine."""
+    processes = [
+        p for p in psutil.process_iter(["name", "ppid", "cmdline", "cpu_times"]) if p.info["name"] == "postgres"
+    ]
+    titles = {p.pid: " ".join(p.info["cmdline"] or ()).split() for p in processes}
+    servers = {p.info["ppid"] for p in processes if database in titles[p.pid]}
+    if servers:
+        processes = [
+            p
+            for p in processes
+            if p.pid in servers
+            or (p.info["ppid"] in servers and (database in titles[p.pid] or not _client_backend(titles[p.pid])))
+        ]
+    return {
+        p.pid: p.info["cpu_times"].user + p.info["cpu_times"].system
+        for p in processes
+        if p.info["cpu_times"] is not None
+    }
+
+
+def _client_backend(title: list[str]) -> bool:
+    """A backend's title names its client: `[local]` or `host(port)`; background processes' do not."""
+    return any(word == "[local]" or word.endswith(")") for word in title)
 
 
 def load(
-    target: str, token: str, meeting_id: int, kind: str, server_pid: int, args: argparse.Namespace
+    target: str,
+    token: str,
+    meeting_id: int,
+    kind: str,
+    server_pid: int,
+    args: argparse.Namespace,
+    database: str | None = None,
 ) -> dict[str, float]:
+    """`kind` calls ("empty", "participants", "health") at args.concurrency for args.seconds; the
+    CPU the server process and PostgreSQL (`database`'s part of it, see _postgres_cpu_seconds)
+    spent per call."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     per_client = max(1, args.concurrency // args.clients)
@@ -106,7 +133,7 @@ def load(
         context.Process(target=_client, args=(target, token, meeting_id, kind, args.seconds, per_client, queue))
         for _ in range(args.clients)
     ]
-    cpu_before, database_before = _cpu_seconds(server_pid), _postgres_cpu_seconds()
+    cpu_before, database_before = _cpu_seconds(server_pid), _postgres_cpu_seconds(database)
     clients_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     for worker in workers:
@@ -116,7 +143,8 @@ def load(
         worker.join()
     elapsed = time.perf_counter() - started
     server_cpu = _cpu_seconds(server_pid) - cpu_before  # includes the clients' warm-up calls
-    database_cpu = _postgres_cpu_seconds() - database_before
+    database_after = _postgres_cpu_seconds(database)  # a process gone meanwhile takes its share with it
+    database_cpu = sum(cpu - database_before.get(pid, 0.0) for pid, cpu in database_after.items())
     clients_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # joined client processes only
     client_cpu = (clients_after.ru_utime - clients_before.ru_utime) + (clients_after.ru_stime - clients_before.ru_stime)
     capacity = elapsed * (os.cpu_count() or 1)

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from attendance_service.repository.meetings import MeetingQueries
-from attendance_service.repository.participants import CallerStatements, caller_statements
+from attendance_service.repository.participants import CallerStatements
 from attendance_service.repository.records import RecordQueries
 from attendance_service.repository.segments import ROSTER_CHANNEL, DueSync, Instance, SegmentQueries
 from common.audit import AuditOutcome
 from common.db import create_session_factory
 from common.db.models import AuditEvent
 from common.db.session import system_transaction, transaction
-from common.db.statement_pool import StatementPool
+from common.db.statement_pipeline import StatementPipeline
 from common.logs import request_id_var
 from common.security.principal import Principal
 
@@ -64,9 +64,9 @@ class AttendanceRepository(MeetingQueries, RecordQueries, SegmentQueries):
 
 class Database:
     """Opens units of work: as the caller (row-level security applies) or as the service itself;
-    and, for GetMeetingParticipants, single statements as the caller on `statements`' connections."""
+    and, for GetMeetingParticipants, single statements as the caller on `statements`' pipeline."""
 
-    def __init__(self, engine: AsyncEngine, statements: StatementPool) -> None:
+    def __init__(self, engine: AsyncEngine, statements: StatementPipeline) -> None:
         self._sessions = create_session_factory(engine)
         self._statements = statements
 
@@ -81,5 +81,6 @@ class Database:
             yield AttendanceRepository(session)
 
     def statements_as(self, principal: Principal) -> AbstractAsyncContextManager[CallerStatements]:
-        """As the caller, each statement its own transaction (no BEGIN, no COMMIT round trips)."""
-        return caller_statements(self._statements, principal)
+        """As the caller, each statement its own transaction (no BEGIN, no COMMIT round trips);
+        nothing to give back afterwards: the pipeline holds no connection for the caller."""
+        return nullcontext(CallerStatements(self._statements, principal))

@@ -18,12 +18,7 @@ otherwise PostgreSQL sends the meeting, the class and the caller's relation, and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
-
-import psycopg
-from psycopg.rows import namedtuple_row
 
 from attendance_service.read_models import MeetingOverview, MeetingRoster, ReadAudit
 from attendance_service.repository._rows import (
@@ -38,12 +33,12 @@ from attendance_service.repository._rows import (
     student_of_json,
 )
 from common.audit import AuditOutcome
-from common.db.statement_pool import StatementPool
+from common.db.statement_pipeline import Statement, StatementPipeline
 from common.logs import request_id_var
 from common.security.policy import Facts
 from common.security.principal import Principal
 
-__all__ = ["CallerStatements", "caller_statements"]
+__all__ = ["CallerStatements"]
 
 _IDENTITY = """(SELECT set_config('app.user_id', %(app_user_id)s, true) AS user_id,
                 set_config('app.role', %(app_role)s, true) AS role OFFSET 0) AS identity"""
@@ -78,16 +73,17 @@ _MEETING_ROSTER = f"""WITH overview AS MATERIALIZED (
 )
 SELECT * FROM checked"""
 _AUDIT = f"INSERT INTO audit_events ({_AUDIT_COLUMNS}) SELECT {_AUDIT_VALUES} FROM {_IDENTITY}"
+_MEETING_ROSTER_STATEMENT = Statement.of("attendance_meeting_roster", _MEETING_ROSTER)
+_AUDIT_STATEMENT = Statement.of("attendance_caller_audit", _AUDIT)
 
 
 class CallerStatements:
-    """Statements as one caller, each in its own transaction, on one pooled connection."""
+    """Statements as one caller, each in its own transaction, pipelined with other callers'
+    (common.db.statement_pipeline: a lost connection is replaced and the call answered UNAVAILABLE)."""
 
-    def __init__(self, connection: psycopg.AsyncConnection[Any], principal: Principal) -> None:
-        self._connection = connection
+    def __init__(self, pipeline: StatementPipeline, principal: Principal) -> None:
+        self._pipeline = pipeline
         self._principal = principal
-        # Ids go as text, cast by PostgreSQL: every call then has the same parameter types, and
-        # so reuses the one statement psycopg prepared (a NULL uuid would prepare another).
         self._identity = {"app_user_id": str(principal.user_id), "app_role": principal.role}
         self._no_audit = {**self._identity, **dict.fromkeys(_AUDIT_COLUMNS.split(", "))}
 
@@ -109,11 +105,10 @@ class CallerStatements:
             "caller_enrolled": facts.caller_enrolled,
             "caller_zoom_user_id": facts.caller_zoom_user_id,
         }
-        async with self._connection.cursor(row_factory=namedtuple_row) as cursor:
-            await cursor.execute(_MEETING_ROSTER, params, prepare=True)
-            row: Any = await cursor.fetchone()
-        if row is None:
+        rows = await self._pipeline.fetch(_MEETING_ROSTER_STATEMENT, params)
+        if not rows:
             return None
+        row: Any = rows[0]
         if held is not None and row.roster_token == held.token:
             roster = held
         else:
@@ -138,7 +133,7 @@ class CallerStatements:
         """Appends an audit event as the caller, committed when this returns (ids only: no names
         or emails). `actor` is the caller: the statement runs under their identity."""
         assert actor is self._principal, "CallerStatements audits its own caller's actions"
-        await self._connection.execute(_AUDIT, self._audit_params(action, target_type, target_id, detail), prepare=True)
+        await self._pipeline.fetch(_AUDIT_STATEMENT, self._audit_params(action, target_type, target_id, detail))
 
     def _audit_params(self, action: str, target_type: str, target_id: str, detail: str | None = None) -> dict[str, Any]:
         return {
@@ -152,11 +147,3 @@ class CallerStatements:
             "request_id": request_id_var.get(),
             "detail": detail,
         }
-
-
-@asynccontextmanager
-async def caller_statements(pool: StatementPool, principal: Principal) -> AsyncIterator[CallerStatements]:
-    """A pooled autocommit connection, as `principal` (see common.db.statement_pool: a lost
-    connection is replaced and the call answered UNAVAILABLE)."""
-    async with pool.connection() as connection:
-        yield CallerStatements(connection, principal)

@@ -14,10 +14,10 @@ from rollcall.attendance.v1 import attendance_service_pb2 as pb
 from rollcall.attendance.v1 import attendance_service_pb2_grpc as rpc
 
 from attendance_service.read_models import ReadAudit
-from attendance_service.repository.participants import caller_statements
+from attendance_service.repository.participants import CallerStatements
 from attendance_service.service import meeting_facts
 from common.db.engine import app_url
-from common.db.statement_pool import StatementPool
+from common.db.statement_pipeline import StatementPipeline
 from common.security.principal import Principal
 from tests.integration.attendance.conftest import School, owner_connection, seed_meeting, seed_school
 
@@ -91,8 +91,8 @@ async def test_the_read_appends_its_audit_row_only_while_the_facts_are_those_giv
     school = seed_school(database_url, ["Ana Cruz"])
     meeting_id = seed_meeting(database_url, school, start=START)
     teacher = Principal(school.teacher, "teacher")
-    pool = StatementPool(app_url(database_url), size=1, application_name="test")
-    async with pool, caller_statements(pool, teacher) as store:
+    async with StatementPipeline(app_url(database_url), size=1, application_name="test") as pipeline:
+        store = CallerStatements(pipeline, teacher)
         found = await store.meeting_roster(meeting_id, None)
         assert found is not None
         facts = meeting_facts(found[0])
