@@ -18,6 +18,8 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,7 +33,7 @@ from rollcall.registration.v1 import registration_service_pb2_grpc as rpc
 from bench.profile import profiled, summary
 from bench.results import RESULTS, Figure, record, rss_mib
 from tests.conftest import service_env
-from tests.support.database import fresh_database
+from tests.support.database import PROJECT_ROOT, fresh_database
 from tests.support.emulator import EmulatorProcess, running_emulator
 from tests.support.grpc_health import is_serving
 from tests.support.polling import eventually_sync
@@ -115,6 +117,7 @@ def _ours(
         "failed_items": job.progress.failed_count,
         "cpu_ms_per_registrant": round(cpu * 1000 / max(registered, 1), 3),
         "memory_mib": memory_mib,
+        "floor_cpu_ms": None,
     }
 
 
@@ -146,6 +149,17 @@ async def _seed_algorithm(emulator: EmulatorProcess, school: SchoolClass, meetin
         return time.perf_counter() - started, sent, errors
 
 
+def _http_floor(database_url: str, emulator: EmulatorProcess, school: SchoolClass, per_second: float) -> float:
+    """CPU ms per request of a bare aiohttp loop sending as many adds at the job's rate (bench.http_floor)."""
+    meeting = add_meeting(
+        database_url, school, emulator.root, start=datetime.now(UTC) + timedelta(days=3), meeting_type=8
+    )
+    command = [sys.executable, "-m", "bench.http_floor", emulator.api_base, emulator.token(), str(meeting.meeting_id)]
+    command += [str(len(school.students)), str(per_second)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
+    return float(done.stdout.strip())
+
+
 def _seed(database_url: str, emulator: EmulatorProcess, school: SchoolClass, meeting_type: int) -> dict[str, Any]:
     meeting = add_meeting(
         database_url, school, emulator.root, start=datetime.now(UTC) + timedelta(days=3), meeting_type=meeting_type
@@ -166,6 +180,7 @@ def _seed(database_url: str, emulator: EmulatorProcess, school: SchoolClass, mee
         "failed_items": errors,
         "cpu_ms_per_registrant": None,
         "memory_mib": None,
+        "floor_cpu_ms": None,
     }
 
 
@@ -192,6 +207,9 @@ def main() -> None:
             time.sleep(1.0)
             rows.append(_seed(database_url, emulator, school, meeting_type))
             time.sleep(1.0)
+            if meeting_type == 8:
+                rows[-2]["floor_cpu_ms"] = _http_floor(database_url, emulator, school, rows[-2]["per_second"])
+                time.sleep(1.0)
     columns = list(rows[0])
     print(f"emulator at Pro limits, {args.latency_ms:g} ms latency; ceiling 300/s batch (type 2), 30/s single (type 8)")
     print("| " + " | ".join(columns) + " |")
@@ -205,6 +223,7 @@ def main() -> None:
             f"type {row['meeting_type']}: rollcall {row['ratio_to_ceiling']:.3f} of Zoom's ceiling vs seed "
             f"{base['ratio_to_ceiling']:.3f}; 429s {row['answered_429']} vs {base['answered_429']}; "
             f"lost {row['lost']} vs {base['lost']}; {row['cpu_ms_per_registrant']} ms CPU per registrant"
+            + (f" (a bare aiohttp request at this rate: {row['floor_cpu_ms']} ms)" if row["floor_cpu_ms"] else "")
         )
     if not args.profile:  # a profiled run's CPU figures are not the benchmark's
         _record(rows)
@@ -235,6 +254,13 @@ def _record(rows: list[dict[str, Any]]) -> None:
             ),
             Figure(f"service CPU per registrant, {kind}", f"{cpu:.2f} ms", "≤ 1 ms", cpu <= 1.0),
         ]
+        if row["floor_cpu_ms"]:
+            figures.append(
+                Figure(
+                    f"CPU of one bare aiohttp add-registrant request at the job's rate (bench.http_floor), {kind}",
+                    f"{row['floor_cpu_ms']:.2f} ms; the job's CPU per add is {cpu / row['floor_cpu_ms']:.1f} times it",
+                )
+            )
         memory[f"registration service ({kind})"] = row["memory_mib"]
     record("registration", figures, memory, {"rows": rows})
 
