@@ -372,3 +372,19 @@ async def test_a_later_operation_gets_the_same_benefit_of_doubt_after_unknown_ou
 
     assert sent_before >= 3
     assert registrant.registrant_id == "r1"
+
+
+async def test_an_add_refused_a_pacing_slot_gives_the_allowance_back(zoom: FakeZoom, client: ZoomClient) -> None:
+    zoom.api = lambda request: (
+        json_response(201, _registrant()) if request.method == "POST" else json_response(200, meeting_body())
+    )
+    booked = [asyncio.create_task(client.get_meeting(1)) for _ in range(60)]  # about 2 s of Light slots
+    await asyncio.sleep(0)
+
+    with pytest.raises(ZoomRateLimited):
+        await client.add_registrant(1, STUDENT, timeout_seconds=1.0)  # spent before pacing, then refused
+    await asyncio.gather(*booked)
+    for _ in range(3):
+        await client.add_registrant(1, STUDENT)  # the day's three adds are all still there
+
+    assert len(zoom.api_requests) == 63
