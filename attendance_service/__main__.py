@@ -41,7 +41,6 @@ async def build_services(
 ) -> Sequence[ServiceDefinition | Closeable]:
     """The AttendanceService of one process, with its sync worker started when Zoom is configured."""
     reads = StatementPipeline(_libpq(engine), size=own.read_connections, application_name="attendance-reads")
-    await reads.open()
     db = Database(engine, reads)
     source = ZoomReportSource(zoom_client_from_settings(settings, engine)) if settings.zoom.has_credentials else None
     sync = AttendanceSync(db, source)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from attendance_service.qr import QrKeys
-from common.config import ConfigError, Settings, number_within
+from common.config import ConfigError, Settings, number_within, whole_within
 
 __all__ = ["AttendanceSettings"]
 
@@ -58,9 +58,9 @@ class AttendanceSettings:
         return cls(
             sync_delays_seconds=_delays(env),
             qr=_qr_keys(env, settings),
-            held_views=_held_views(env),
+            held_views=whole_within(env, "ROLLCALL_ATTENDANCE_HELD_VIEWS", _DEFAULT_HELD_VIEWS, 0, 100_000),
             webhook_retention=timedelta(hours=number_within(env, "ROLLCALL_WEBHOOK_RETENTION_HOURS", 72, 2, 720)),
-            read_connections=_whole(env, "ROLLCALL_ATTENDANCE_READ_CONNECTIONS", 8, 1, 100),
+            read_connections=whole_within(env, "ROLLCALL_ATTENDANCE_READ_CONNECTIONS", 8, 1, 100),
         )
 
 
@@ -81,23 +81,6 @@ def _delays(env: Mapping[str, str]) -> tuple[float, ...]:
     if not delays or any(d < 0 for d in delays):
         raise ConfigError(f"{name} must list one or more non-negative numbers of seconds")
     return delays
-
-
-def _held_views(env: Mapping[str, str]) -> int:
-    name = "ROLLCALL_ATTENDANCE_HELD_VIEWS"
-    raw = _get(env, name)
-    if raw is None:
-        return _DEFAULT_HELD_VIEWS
-    if not raw.isdigit() or int(raw) > 100_000:
-        raise ConfigError(f"{name} must be a whole number from 0 to 100000, got {raw!r}")
-    return int(raw)
-
-
-def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    value = number_within(env, name, default, low, high)
-    if not float(value).is_integer():
-        raise ConfigError(f"{name} must be a whole number, got {env[name]!r}")
-    return int(value)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: int) -> timedelta:

@@ -277,11 +277,14 @@ async def _sync_once(sync: AttendanceSync, source: ZoomReportSource, meeting_id:
 
 async def _bench_sync(database_url: str, emulator_url: str) -> dict[str, Any]:
     engine = create_engine(app_url(database_url), application_name="bench")
-    reads = StatementPipeline(app_url(database_url), size=1, application_name="bench")  # for reads; unused here
     config = ZoomClientConfig(
         ACCOUNT, CLIENT_ID, SECRET, api_base_url=f"{emulator_url}/v2", oauth_url=emulator_url, plan="business"
     )
-    async with ZoomClient(config, InMemoryRateBudget()) as client, httpx.AsyncClient(base_url=emulator_url) as admin:
+    async with (
+        ZoomClient(config, InMemoryRateBudget()) as client,
+        httpx.AsyncClient(base_url=emulator_url) as admin,
+        StatementPipeline(app_url(database_url), size=1, application_name="bench") as reads,  # not used by syncs
+    ):
         source = ZoomReportSource(client)
         sync = AttendanceSync(Database(engine, reads), source)
         own: dict[int, float] = {}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["AuthSettings", "ConfigError", "Settings", "ZoomSettings", "number_within"]
+__all__ = ["AuthSettings", "ConfigError", "Settings", "ZoomSettings", "number_within", "whole_within"]
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -167,6 +167,16 @@ def number_within(env: Mapping[str, str], name: str, default: float, low: float,
     if not low <= value <= high:
         raise ConfigError(f"{name} must be within {low:g} and {high:g}, got {raw!r}")
     return value
+
+
+def whole_within(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A whole number from `env[name]` (`default` when unset), refused outside [low, high] with its name."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+    return int(raw)
 
 
 class _Reader:

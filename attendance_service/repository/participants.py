@@ -75,6 +75,7 @@ SELECT * FROM checked"""
 _AUDIT = f"INSERT INTO audit_events ({_AUDIT_COLUMNS}) SELECT {_AUDIT_VALUES} FROM {_IDENTITY}"
 _MEETING_ROSTER_STATEMENT = Statement.of("attendance_meeting_roster", _MEETING_ROSTER)
 _AUDIT_STATEMENT = Statement.of("attendance_caller_audit", _AUDIT)
+_NO_AUDIT = dict.fromkeys(_AUDIT_COLUMNS.split(", "))
 
 
 class CallerStatements:
@@ -85,7 +86,6 @@ class CallerStatements:
         self._pipeline = pipeline
         self._principal = principal
         self._identity = {"app_user_id": str(principal.user_id), "app_role": principal.role}
-        self._no_audit = {**self._identity, **dict.fromkeys(_AUDIT_COLUMNS.split(", "))}
 
     async def meeting_roster(
         self, meeting_id: int, held: MeetingRoster | None, audit: ReadAudit | None = None
@@ -95,7 +95,8 @@ class CallerStatements:
         `audit.facts`); None when the caller cannot see the meeting or it does not exist."""
         facts = audit.facts if audit else Facts()
         params = {
-            **(self._audit_params(audit.action, audit.target_type, audit.target_id) if audit else self._no_audit),
+            **self._identity,
+            **(self._audit_params(audit.action, audit.target_type, audit.target_id) if audit else _NO_AUDIT),
             "caller": self._identity["app_user_id"],
             "meeting_id": meeting_id,
             "held_token": held.token if held else None,

@@ -111,23 +111,19 @@ class _Call:
 
 
 class StatementPipeline:
-    """`size` connections, each opened on first use and pipelining the statements given to it.
-    Used from one event loop; `aclose` at shutdown."""
+    """`size` connections, each opened on first use (a service starts while its database is still
+    coming up, as with the engine's pool) and pipelining the statements given to it. Used from one
+    event loop; `aclose` at shutdown."""
 
     def __init__(self, database_url: str, *, size: int, application_name: str, timeout_seconds: float = 2.0) -> None:
         url = libpq_url(database_url)
         self._lanes = [_Lane(url, application_name, timeout_seconds) for _ in range(size)]
-
-    async def open(self) -> None:
-        """Nothing to wait for: connections open on first use, so a service starts while its
-        database is still coming up, as with the engine's pool."""
 
     async def aclose(self) -> None:
         for lane in self._lanes:
             lane.close()
 
     async def __aenter__(self) -> StatementPipeline:
-        await self.open()
         return self
 
     async def __aexit__(self, *_exc: object) -> None:

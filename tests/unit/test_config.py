@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.config import ConfigError, Settings
+from common.config import ConfigError, Settings, whole_within
 
 
 def test_defaults_need_nothing_but_give_region_1_domain_and_standard_ports() -> None:
@@ -54,3 +54,14 @@ def test_zoom_credentials_switch_off_the_emulator_and_stay_out_of_repr() -> None
 def test_services_need_a_database_url() -> None:
     with pytest.raises(ConfigError, match="DATABASE_URL"):
         Settings.from_env({}).require_database_url()
+
+
+@pytest.mark.parametrize("raw", ["0", "101", "8.0", "-1", "eight"])
+def test_whole_numbers_outside_their_range_or_not_whole_are_refused_naming_the_variable(raw: str) -> None:
+    with pytest.raises(ConfigError, match="ROLLCALL_X must be a whole number from 1 to 100"):
+        whole_within({"ROLLCALL_X": raw}, "ROLLCALL_X", 8, 1, 100)
+
+
+def test_whole_numbers_default_when_unset_and_read_when_set() -> None:
+    assert whole_within({}, "ROLLCALL_X", 8, 1, 100) == 8
+    assert whole_within({"ROLLCALL_X": " 12 "}, "ROLLCALL_X", 8, 1, 100) == 12
