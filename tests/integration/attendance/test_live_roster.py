@@ -129,6 +129,17 @@ async def test_a_webhook_replayed_twice_changes_nothing(
         )
 
     await eventually(delivered, within=5, what="the webhooks delivered")
+
+    attendance = pb.GetMeetingAttendanceRequest(meeting_id=meeting_id)
+    final = pb.GetMeetingAttendanceResponse()
+
+    async def records_are_final() -> bool:
+        # meeting.ended schedules the report sync, which replaces the live segments with Zoom's report.
+        nonlocal final
+        final = await stub.GetMeetingAttendance(attendance, metadata=school.teacher_md(), timeout=5)
+        return len(final.records) == 2 and not final.provisional
+
+    await eventually(records_are_final, within=10, what="the automatic sync after meeting.ended")
     request = pb.GetMeetingParticipantsRequest(meeting_id=meeting_id)
     before = await stub.GetMeetingParticipants(request, metadata=school.teacher_md(), timeout=5)
     duplicates = relay.duplicates()
@@ -144,6 +155,7 @@ async def test_a_webhook_replayed_twice_changes_nothing(
     assert after.participants == before.participants
     assert after.statistics == before.statistics
     assert after.meeting == before.meeting
+    assert await stub.GetMeetingAttendance(attendance, metadata=school.teacher_md(), timeout=5) == final
 
 
 async def test_a_forwarded_event_needs_the_gateways_scope(
