@@ -33,14 +33,21 @@ class CountingProxy:
         self.wire = Wire()
         self._upstream = upstream
         self._server: asyncio.AbstractServer | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         return int(self._server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
+        """Closes the listener and every proxied connection, then waits for their handlers: a
+        handler still reading when the event loop ends would be cancelled and logged as an error."""
         assert self._server is not None
         self._server.close()
+        for writer in self._writers:
+            writer.close()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         server_reader, server_writer = (
@@ -48,6 +55,10 @@ class CountingProxy:
             if "path" in self._upstream
             else await asyncio.open_connection(**self._upstream)
         )
+        self._writers.update((client_writer, server_writer))
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
         state = {"answered": True}
 
         async def from_client() -> None:
