@@ -28,6 +28,7 @@ from common.metrics import (
     job_item_gauges,
     serve_metrics,
     sync_queue_gauges,
+    watch_pool,
     zoom_budget_gauges,
 )
 from common.security.tokens import TokenVerifier, verifier_from_settings
@@ -113,7 +114,8 @@ async def _serve(
     verifier: TokenVerifier,
     tracing: Tracing | None,
 ) -> None:
-    engine = create_engine(database_url, application_name=process)
+    engine = create_engine(database_url, pool_size=settings.db_pool_size, application_name=process)
+    watch_pool(engine)
     if tracing is not None:
         tracing.instrument_engine(engine)
     closeables: list[Closeable] = []

@@ -75,6 +75,7 @@ class Settings:
     attendance_target: str = "127.0.0.1:50052"
     log_level: str = "INFO"
     shutdown_grace_seconds: float = 5.0
+    db_pool_size: int = 10
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -137,6 +138,7 @@ class Settings:
             attendance_target=reader.optional("ROLLCALL_ATTENDANCE_TARGET") or f"127.0.0.1:{attendance_port}",
             log_level=reader.choice("ROLLCALL_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
             shutdown_grace_seconds=reader.positive_float("ROLLCALL_SHUTDOWN_GRACE_SECONDS", 5.0),
+            db_pool_size=whole_within(env, "ROLLCALL_DB_POOL_SIZE", 10, 1, 200),
         )
 
     def require_database_url(self) -> str:

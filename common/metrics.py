@@ -18,12 +18,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.pool import QueuePool
 
 from common.db import create_session_factory
 from common.db.models import ITEM_STATES
 from common.db.session import system_transaction
 
 __all__ = [
+    "DB_POOL",
     "JOB_ITEMS",
     "RPC_LATENCY",
     "RPC_REQUESTS",
@@ -40,6 +42,7 @@ __all__ = [
     "job_item_gauges",
     "serve_metrics",
     "sync_queue_gauges",
+    "watch_pool",
     "zoom_budget_gauges",
 ]
 
@@ -95,6 +98,13 @@ SYNC_QUEUE = Gauge(
     ["state"],
 )
 
+DB_POOL = Gauge(
+    "rollcall_db_pool_connections",
+    "The process's database pool: size (kept open, ROLLCALL_DB_POOL_SIZE) and in_use (checked out now; "
+    "up to twice the size, the overflow closed when returned)",
+    ["state"],
+)
+
 GaugeRefresher = Callable[[AsyncSession], Awaitable[None]]
 """Reads one piece of shared state in a system transaction and sets its gauges."""
 
@@ -114,6 +124,15 @@ _DAILY_USED = text(
     "SELECT scope, used FROM zoom_daily_usage WHERE account_id = :account_id AND subject_hash = '' "
     "AND usage_day = (now() AT TIME ZONE 'UTC')::date"
 )
+
+
+def watch_pool(engine: AsyncEngine) -> None:
+    """Reads the engine's pool at each scrape: a pool always in use at its limit is the sign to
+    raise ROLLCALL_DB_POOL_SIZE (or PostgreSQL's max_connections first)."""
+    pool = engine.pool
+    if isinstance(pool, QueuePool):
+        DB_POOL.labels("size").set_function(pool.size)
+        DB_POOL.labels("in_use").set_function(pool.checkedout)
 
 
 async def job_item_gauges(session: AsyncSession) -> None:

@@ -50,9 +50,10 @@ def app_url(owner_url: str) -> str:
 
 
 def create_engine(database_url: str, *, pool_size: int = 10, application_name: str = "rollcall") -> AsyncEngine:
-    """An async engine whose pooled connections are checked before use when they sat idle for
-    PING_AFTER_IDLE_SECONDS or more, so a database restarted meanwhile costs one failed check
-    rather than a failed request."""
+    """An async engine of `pool_size` connections kept open plus as many more opened under load
+    and closed when returned (ROLLCALL_DB_POOL_SIZE for the services). Pooled connections are
+    checked before use when they sat idle for PING_AFTER_IDLE_SECONDS or more, so a database
+    restarted meanwhile costs one failed check rather than a failed request."""
     engine = create_async_engine(
         sqlalchemy_url(database_url),
         pool_size=pool_size,

@@ -24,6 +24,7 @@ from tests.support.school import add_meeting, seed_class
 from tests.support.tokens import bearer
 
 SOON = datetime.now(UTC) + timedelta(days=2)
+POOL_SIZE = 3
 START_CLASS = "/rollcall.registration.v1.RegistrationService/StartClassRegistration"
 
 
@@ -46,7 +47,7 @@ def emulator() -> Iterator[EmulatorProcess]:
 
 @pytest.fixture(scope="module")
 def replica(database_url: str, emulator: EmulatorProcess) -> Iterator[Replica]:
-    running = start_replica(database_url, emulator)
+    running = start_replica(database_url, emulator, ROLLCALL_DB_POOL_SIZE=str(POOL_SIZE))
     try:
         yield running
     finally:
@@ -145,3 +146,9 @@ async def test_database_gauges_count_items_of_unfinished_jobs_and_the_sync_queue
             owner.execute("DELETE FROM registration_jobs WHERE id = ANY(%s)", ([running_job, finished_job],))
             owner.execute("DELETE FROM meeting_instances WHERE meeting_uuid = %s", (instance,))
         await engine.dispose()
+
+
+def test_the_pool_gauges_show_the_configured_size_and_nothing_held_at_rest(replica: Replica) -> None:
+    size, in_use = 'rollcall_db_pool_connections{state="size"}', 'rollcall_db_pool_connections{state="in_use"}'
+    assert _samples(replica)[size] == POOL_SIZE
+    eventually_sync(lambda: _samples(replica)[in_use] == 0, within=10, what="every pooled connection returned")

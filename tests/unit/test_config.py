@@ -17,6 +17,7 @@ def test_defaults_need_nothing_but_give_region_1_domain_and_standard_ports() -> 
         9090,
     )
     assert settings.database_url is None
+    assert settings.db_pool_size == 10
     assert not settings.zoom.has_credentials
 
 
@@ -33,6 +34,8 @@ def test_defaults_need_nothing_but_give_region_1_domain_and_standard_ports() -> 
         ({"ROLLCALL_ALLOWED_EMAIL_DOMAINS": "not a domain"}, "ROLLCALL_ALLOWED_EMAIL_DOMAINS"),
         ({"ROLLCALL_AUTH_MODE": "production"}, "ROLLCALL_JWT_JWKS_URL"),
         ({"ROLLCALL_SHUTDOWN_GRACE_SECONDS": "-1"}, "ROLLCALL_SHUTDOWN_GRACE_SECONDS"),
+        ({"ROLLCALL_DB_POOL_SIZE": "0"}, "ROLLCALL_DB_POOL_SIZE"),
+        ({"ROLLCALL_DB_POOL_SIZE": "ten"}, "ROLLCALL_DB_POOL_SIZE"),
     ],
 )
 def test_bad_value_is_refused_naming_the_variable(env: dict[str, str], variable: str) -> None:
