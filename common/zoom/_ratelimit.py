@@ -20,6 +20,7 @@ from common.zoom.config import ZoomPlan
 from common.zoom.errors import DailyLimitScope
 
 __all__ = [
+    "ARRIVAL_DRIFT_SECONDS",
     "DailyCounter",
     "InMemoryRateBudget",
     "RateBudget",
@@ -63,7 +64,7 @@ _HEAVY_DAILY_LIMITS: dict[ZoomPlan, int] = {"pro": 30_000, "business": 60_000}
 # Zoom counts requests as they arrive; we schedule them as they leave. Arrivals drift from the
 # schedule by connection set-up and event-loop delays, so the pace keeps room for this much drift
 # in any one-second window: at most limit / (1 + 0.05) requests per second (Light Pro: 28.6/s).
-_ARRIVAL_DRIFT_SECONDS = 0.05
+ARRIVAL_DRIFT_SECONDS = 0.05
 
 REGISTRANT_ADDS_PER_DAY = 3
 """Zoom: at most 3 add-registrant calls per registrant per day, reset 00:00 UTC."""
@@ -78,7 +79,7 @@ def send_interval_seconds(plan: ZoomPlan, category: RateCategory, reserved_share
     late arrivals from crossing the limit within one second.
     """
     limit = _PER_SECOND_LIMITS[plan][category]
-    rate = min(limit * (1.0 - reserved_share), limit / (1.0 + _ARRIVAL_DRIFT_SECONDS))
+    rate = min(limit * (1.0 - reserved_share), limit / (1.0 + ARRIVAL_DRIFT_SECONDS))
     return 1.0 / rate
 
 
