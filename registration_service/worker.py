@@ -119,7 +119,7 @@ class RegistrationWorker:
             if not items:
                 return False
             self._wakeup.set()  # there may be more: idle workers join in
-            known = await repo.active_pairs([items[0].meeting_id])
+            known = await repo.active_pairs([items[0].meeting_id], [i.student_id for i in items])
         settled = [i for i in items if (i.meeting_id, i.student_id) in known]
         to_send = [i for i in items if (i.meeting_id, i.student_id) not in known]
         attempts: dict[uuid.UUID, Attempt] = {}

@@ -344,15 +344,10 @@ class PostgresRateBudget:
 
 
 async def _increment(conn: AsyncConnection, rows: list[dict[str, object]]) -> set[tuple[str, str]]:
-    """Adds each row's `used` unless that passes its limit; returns the (scope, subject) granted."""
-    insert = pg_insert(_daily_usage).values(rows)
-    stmt = insert.on_conflict_do_update(
-        index_elements=list(_daily_usage.primary_key.columns),
-        set_={"used": _daily_usage.c.used + insert.excluded.used, "daily_limit": insert.excluded.daily_limit},
-        where=_daily_usage.c.used + insert.excluded.used <= insert.excluded.daily_limit,
-    ).returning(_daily_usage.c.scope, _daily_usage.c.subject_hash)
-    result = await conn.execute(stmt)
-    return {(str(scope), str(subject)) for scope, subject in result.all()}
+    """Adds each row's `used` unless that passes its limit; returns the (scope, subject) granted.
+    One prepared statement over arrays, whatever the number of rows (a batch call spends 31)."""
+    result = await conn.execute(_INCREMENT_MANY, {column: [row[column] for row in rows] for column in _DAILY_COLUMNS})
+    return {(str(row.scope), str(row.subject_hash)) for row in result}
 
 
 def _settle(batch: list[tuple[dict[str, object], asyncio.Future[bool]]], *, exception: BaseException) -> None:

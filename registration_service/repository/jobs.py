@@ -47,6 +47,16 @@ class ItemResult:
     zoom_error_code: int | None = None
 
 
+_ACTIVE_PAIRS = text(
+    "SELECT meeting_id, student_id FROM meeting_registrants "
+    "WHERE meeting_id = ANY(:ids) AND status IN ('approved', 'pending')"
+)
+_ACTIVE_PAIRS_OF = text(
+    "SELECT meeting_id, student_id FROM meeting_registrants WHERE meeting_id = ANY(:ids) "
+    "AND student_id = ANY(CAST(:students AS uuid[])) AND status IN ('approved', 'pending')"
+)
+
+
 class JobQueries:
     session: AsyncSession
 
@@ -81,15 +91,17 @@ class JobQueries:
             },
         )
 
-    async def active_pairs(self, meeting_ids: Sequence[int]) -> set[tuple[int, uuid.UUID]]:
-        """Pairs already registered (approved or pending) in these meetings."""
-        rows = await self.session.execute(
-            text(
-                "SELECT meeting_id, student_id FROM meeting_registrants "
-                "WHERE meeting_id = ANY(:ids) AND status IN ('approved', 'pending')"
-            ),
-            {"ids": list(meeting_ids)},
-        )
+    async def active_pairs(
+        self, meeting_ids: Sequence[int], students: Sequence[uuid.UUID] | None = None
+    ) -> set[tuple[int, uuid.UUID]]:
+        """Pairs already registered (approved or pending) in these meetings, of `students` only
+        when given: a worker asks about the 30 it claimed, not the meeting's thousands."""
+        if students is None:
+            rows = await self.session.execute(_ACTIVE_PAIRS, {"ids": list(meeting_ids)})
+        else:
+            rows = await self.session.execute(
+                _ACTIVE_PAIRS_OF, {"ids": list(meeting_ids), "students": [str(s) for s in students]}
+            )
         return {(row.meeting_id, row.student_id) for row in rows}
 
     async def job(self, job_id: uuid.UUID, rate_window: timedelta) -> JobView | None:
