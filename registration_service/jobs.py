@@ -63,7 +63,7 @@ class RegistrationJobs:
                     "the class has no upcoming meeting with registration enabled", reason="NO_UPCOMING_MEETING"
                 )
             students = await repo.enrolled_students(class_id)
-            registered = await repo.active_pairs(chosen)
+            registered = await repo.active_pairs(chosen, [s.student_id for s in students])
             items = []
             for meeting_id in chosen:
                 for student in students:

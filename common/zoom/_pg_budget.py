@@ -220,10 +220,7 @@ class PostgresRateBudget:
         ]
         try:
             if len(rows) == 1:
-                only = rows[0]
-                granted = (
-                    {(str(only["scope"]), str(only["subject_hash"]))} if await self._increment_one(only) else set()
-                )
+                granted: set[tuple[object, ...]] = set(wanted) if await self._increment_one(rows[0]) else set()
             else:
                 async with self._engine.connect() as conn, conn.begin() as tx:
                     granted = await _increment(conn, rows)
@@ -231,7 +228,7 @@ class PostgresRateBudget:
                         await tx.rollback()
         except (OperationalError, InterfaceError) as exc:
             raise _store_down(exc) from exc
-        spent = {key for key in wanted if (key[1], key[2]) not in granted}
+        spent = {key for key in wanted if key not in granted}
         self._spent |= spent
         return tuple(i for i, key in enumerate(keys) if key in spent)
 
@@ -253,7 +250,7 @@ class PostgresRateBudget:
             keys: set[tuple[object, ...]] = set()
             while self._increments:
                 row, future = self._increments.popleft()
-                key = (row["account_id"], row["scope"], row["subject_hash"], row["usage_day"])
+                key = _key(row)
                 if future.done():
                     continue
                 if key in keys:
@@ -266,10 +263,7 @@ class PostgresRateBudget:
                 continue
             try:
                 async with self._autocommit.connect() as conn:
-                    result = await conn.execute(
-                        _INCREMENT_MANY, {column: [row[column] for row, _ in batch] for column in _DAILY_COLUMNS}
-                    )
-                    granted = {tuple(r) for r in result.all()}
+                    granted = await _increment(conn, [row for row, _ in batch])
             except (OperationalError, InterfaceError) as exc:
                 _settle(batch, exception=_store_down(exc))
                 continue
@@ -277,9 +271,8 @@ class PostgresRateBudget:
                 _settle(batch, exception=exc)
                 continue
             for row, future in batch:
-                key = (row["account_id"], row["scope"], row["subject_hash"], row["usage_day"])
                 if not future.done():
-                    future.set_result(key in granted)
+                    future.set_result(_key(row) in granted)
 
     async def release_daily(self, account_id: str, counters: Sequence[DailyCounter], day: date) -> None:
         given_back: dict[_CounterKey, int] = {}
@@ -343,11 +336,15 @@ class PostgresRateBudget:
             self._day = day
 
 
-async def _increment(conn: AsyncConnection, rows: list[dict[str, object]]) -> set[tuple[str, str]]:
-    """Adds each row's `used` unless that passes its limit; returns the (scope, subject) granted.
+def _key(row: dict[str, object]) -> tuple[object, ...]:
+    return (row["account_id"], row["scope"], row["subject_hash"], row["usage_day"])
+
+
+async def _increment(conn: AsyncConnection, rows: list[dict[str, object]]) -> set[tuple[object, ...]]:
+    """Adds each row's `used` unless that passes its limit; returns the keys (`_key`) granted.
     One prepared statement over arrays, whatever the number of rows (a batch call spends 31)."""
     result = await conn.execute(_INCREMENT_MANY, {column: [row[column] for row in rows] for column in _DAILY_COLUMNS})
-    return {(str(row.scope), str(row.subject_hash)) for row in result}
+    return {tuple(row) for row in result}
 
 
 def _settle(batch: list[tuple[dict[str, object], asyncio.Future[bool]]], *, exception: BaseException) -> None:

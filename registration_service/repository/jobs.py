@@ -48,10 +48,6 @@ class ItemResult:
 
 
 _ACTIVE_PAIRS = text(
-    "SELECT meeting_id, student_id FROM meeting_registrants "
-    "WHERE meeting_id = ANY(:ids) AND status IN ('approved', 'pending')"
-)
-_ACTIVE_PAIRS_OF = text(
     "SELECT meeting_id, student_id FROM meeting_registrants WHERE meeting_id = ANY(:ids) "
     "AND student_id = ANY(CAST(:students AS uuid[])) AND status IN ('approved', 'pending')"
 )
@@ -92,16 +88,13 @@ class JobQueries:
         )
 
     async def active_pairs(
-        self, meeting_ids: Sequence[int], students: Sequence[uuid.UUID] | None = None
+        self, meeting_ids: Sequence[int], students: Sequence[uuid.UUID]
     ) -> set[tuple[int, uuid.UUID]]:
-        """Pairs already registered (approved or pending) in these meetings, of `students` only
-        when given: a worker asks about the 30 it claimed, not the meeting's thousands."""
-        if students is None:
-            rows = await self.session.execute(_ACTIVE_PAIRS, {"ids": list(meeting_ids)})
-        else:
-            rows = await self.session.execute(
-                _ACTIVE_PAIRS_OF, {"ids": list(meeting_ids), "students": [str(s) for s in students]}
-            )
+        """Pairs of these meetings and students already registered (approved or pending): a
+        worker asks about the 30 it claimed, never about a meeting's thousands."""
+        rows = await self.session.execute(
+            _ACTIVE_PAIRS, {"ids": list(meeting_ids), "students": [str(s) for s in students]}
+        )
         return {(row.meeting_id, row.student_id) for row in rows}
 
     async def job(self, job_id: uuid.UUID, rate_window: timedelta) -> JobView | None:

@@ -32,7 +32,7 @@ def test_a_claimed_group_learns_which_of_its_own_students_are_registered(databas
         try:
             async with Database(create_session_factory(engine)).as_system() as repo:
                 claimed = await repo.active_pairs([meeting.meeting_id], [first, second, fourth])
-                whole = await repo.active_pairs([meeting.meeting_id])
+                whole = await repo.active_pairs([meeting.meeting_id], school.students)
             return set(claimed), set(whole)
         finally:
             await engine.dispose()
