@@ -75,7 +75,7 @@ class RegistrationJobs:
                         items.append(NewItem(meeting_id, student.student_id))
             job_id = await repo.create_job(class_id, chosen, principal.user_id)
             await repo.add_items(job_id, items)
-            await repo.complete_finished_jobs([job_id])
+            await repo.complete_finished_jobs([job_id])  # a job no one else sees yet needs no lock
             await repo.audit(
                 principal,
                 "registration.start_class_registration",

@@ -170,6 +170,7 @@ class RegistrationWorker:
                     ItemResult(item.item_id, result.outcome.value, result.reason or None, result.zoom_error_code)
                 )
         async with self._db.as_system() as repo:
+            await repo.lock_jobs([job_id])
             await repo.store_registrations(rows)
             await repo.finish_items(owner, finished)
             for until, ids in deferred.items():

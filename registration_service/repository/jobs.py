@@ -143,18 +143,24 @@ class JobQueries:
         )
 
     async def cancel_job(self, job_id: uuid.UUID) -> None:
-        """Cancels items not sent yet; items being sent finish and keep their outcome."""
+        """Cancels items not sent yet; items being sent finish and keep their outcome.
+
+        The job row is changed first: a worker putting items back (`defer_items`, `release_items`)
+        locks the job row before its items, so it either commits first, and the item update below,
+        a later statement, sees its items pending and cancels them, or waits and then sees the job
+        cancelled. Items first would let a worker read the job as running meanwhile and leave
+        pending items in a cancelled job that nobody claims."""
         await self.session.execute(
             text(
-                "UPDATE registration_job_items SET state = 'cancelled', updated_at = now() "
-                "WHERE job_id = :id AND (state = 'pending' OR (state = 'in_progress' AND lease_expires_at < now()))"
+                "UPDATE registration_jobs SET state = 'cancelled', finished_at = coalesce(finished_at, now()) "
+                "WHERE id = :id AND state IN ('queued', 'running', 'waiting_for_quota')"
             ),
             {"id": job_id},
         )
         await self.session.execute(
             text(
-                "UPDATE registration_jobs SET state = 'cancelled', finished_at = coalesce(finished_at, now()) "
-                "WHERE id = :id AND state IN ('queued', 'running', 'waiting_for_quota')"
+                "UPDATE registration_job_items SET state = 'cancelled', updated_at = now() "
+                "WHERE job_id = :id AND (state = 'pending' OR (state = 'in_progress' AND lease_expires_at < now()))"
             ),
             {"id": job_id},
         )
@@ -217,10 +223,14 @@ class JobQueries:
             for row in rows
         ]
         if items:
+            # SKIP LOCKED: this transaction holds item locks, so waiting here for a job row that a
+            # cancel holds (it then wants those items) would deadlock. A job skipped so is being
+            # cancelled, or is in a worker's record for a moment; the next claim marks it running.
             await self.session.execute(
                 text(
                     "UPDATE registration_jobs SET state = 'running', started_at = coalesce(started_at, now()), "
-                    "resume_at = NULL WHERE id = :id AND state IN ('queued', 'waiting_for_quota')"
+                    "resume_at = NULL WHERE id = (SELECT id FROM registration_jobs WHERE id = :id "
+                    "AND state IN ('queued', 'waiting_for_quota') FOR UPDATE SKIP LOCKED)"
                 ),
                 {"id": items[0].job_id},
             )
@@ -249,7 +259,8 @@ class JobQueries:
 
     async def defer_items(self, owner: str, item_ids: Sequence[int], until: datetime, reason: str) -> None:
         """Puts items back to pending, claimable again at `until` (a retry later or after a quota reset);
-        items of a job cancelled meanwhile are cancelled instead."""
+        items of a job cancelled meanwhile are cancelled instead. The caller holds the job's lock
+        (`lock_jobs`), so a cancel is either committed and seen here or waits for this one."""
         await self.session.execute(
             text(
                 "UPDATE registration_job_items i SET reason = :reason, lease_owner = NULL, lease_expires_at = :until, "
@@ -262,7 +273,15 @@ class JobQueries:
 
     async def release_items(self, owner: str) -> int:
         """Hands back every item `owner` still holds, claimable at once by another replica (a
-        graceful stop). Zoom answers a repeat of one already sent with the same registrant."""
+        graceful stop). Zoom answers a repeat of one already sent with the same registrant. The jobs
+        are locked first, as in `defer_items`, so a concurrent cancel is seen."""
+        await self.session.execute(
+            text(
+                "SELECT id FROM registration_jobs WHERE id IN (SELECT job_id FROM registration_job_items "
+                "WHERE lease_owner = :owner AND state = 'in_progress') ORDER BY id FOR UPDATE"
+            ),
+            {"owner": owner},
+        )
         result = await self.session.execute(
             text(
                 "UPDATE registration_job_items i SET lease_owner = NULL, lease_expires_at = NULL, "
@@ -283,19 +302,24 @@ class JobQueries:
             {"id": job_id, "resume_at": resume_at},
         )
 
+    async def lock_jobs(self, job_ids: Sequence[uuid.UUID]) -> None:
+        """Locks job rows, in id order, before a transaction changes their items: every writer of
+        both takes the job first (claim excepted: it skips a locked job), so concurrent workers and
+        a cancel serialise per job instead of deadlocking or missing each other's changes."""
+        await self.session.execute(
+            text("SELECT id FROM registration_jobs WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE"),
+            {"ids": [str(j) for j in job_ids]},
+        )
+
     async def complete_finished_jobs(self, job_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
         """Marks jobs whose every item reached an outcome as completed; returns those.
 
-        The job rows are locked first. Two workers finishing the last items of one job in
-        concurrent transactions would otherwise each see the other's items still in progress and
-        neither complete the job (make soak found one in 200 runs stuck so); with the lock, the
-        second waits for the first to commit, and its check, a new statement, sees those items done.
+        The caller took the job locks (`lock_jobs`) at the start of its transaction. Two workers
+        finishing the last items of one job in concurrent transactions would otherwise each see the
+        other's items still in progress and neither complete the job (make soak found one in 200
+        runs stuck so); with the lock the second waits for the first to commit, and its statements,
+        newer, see those items done.
         """
-        ids = [str(j) for j in job_ids]
-        await self.session.execute(
-            text("SELECT id FROM registration_jobs WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE"),
-            {"ids": ids},
-        )
         rows = await self.session.execute(
             text(
                 "UPDATE registration_jobs j SET state = 'completed', finished_at = now(), resume_at = NULL "
@@ -303,6 +327,6 @@ class JobQueries:
                 "AND NOT EXISTS (SELECT 1 FROM registration_job_items i WHERE i.job_id = j.id "
                 "AND i.state IN ('pending', 'in_progress')) RETURNING j.id"
             ),
-            {"ids": ids},
+            {"ids": [str(j) for j in job_ids]},
         )
         return [row.id for row in rows]

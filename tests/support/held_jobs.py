@@ -1,0 +1,62 @@
+"""Registration jobs written straight into the database with every item held by a worker under a
+day-long lease, so the service replicas sharing the test database never take them: what the tests
+of concurrent transactions on one job start from."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from common.db import libpq_url
+from tests.support.school import add_meeting, seed_class
+
+__all__ = ["item_states", "job_state", "job_with_items_held_by", "waits_on_a_lock"]
+
+
+def job_with_items_held_by(database_url: str, owners: Sequence[str]) -> tuple[uuid.UUID, list[int]]:
+    """A running job of one item per owner, each in progress under that worker's lease."""
+    school = seed_class(database_url, len(owners))
+    meeting = add_meeting(database_url, school, None, start=datetime.now(UTC) + timedelta(days=2))
+    job_id = uuid.uuid4()
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as owner:
+        owner.execute(
+            "INSERT INTO registration_jobs (id, class_id, state, meeting_ids) VALUES (%s, %s, 'running', %s)",
+            (job_id, school.class_id, [meeting.meeting_id]),
+        )
+        items = [
+            owner.execute(
+                "INSERT INTO registration_job_items (job_id, meeting_id, student_id, state, lease_owner, "
+                "lease_expires_at) VALUES (%s, %s, %s, 'in_progress', %s, now() + interval '1 day') RETURNING id",
+                (job_id, meeting.meeting_id, student, worker),
+            ).fetchone()[0]  # type: ignore[index]
+            for student, worker in zip(school.students, owners, strict=True)
+        ]
+    return job_id, items
+
+
+def job_state(database_url: str, job_id: uuid.UUID) -> str:
+    with psycopg.connect(libpq_url(database_url)) as owner:
+        row = owner.execute("SELECT state FROM registration_jobs WHERE id = %s", (job_id,)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def item_states(database_url: str, job_id: uuid.UUID) -> list[str]:
+    with psycopg.connect(libpq_url(database_url)) as owner:
+        rows = owner.execute(
+            "SELECT state FROM registration_job_items WHERE job_id = %s ORDER BY id", (job_id,)
+        ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def waits_on_a_lock(database_url: str, application_name: str) -> bool:
+    """Whether a connection of that name is blocked on a row or transaction lock right now."""
+    with psycopg.connect(libpq_url(database_url)) as owner:
+        row = owner.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+            (application_name,),
+        ).fetchone()
+    return bool(row and row[0])
