@@ -8,6 +8,10 @@ database's clock for `tat` keeps replicas' clock skew out of the schedule; each 
 measures a delay from the moment the answer arrived (later than the database's now, so the
 slots land slightly late: the safe side).
 
+Bursts (see `burst_size`): a reservation is made in whole bursts of `burst` slots, and the callers
+of one burst all get its first slot's time, so burst starts stay `burst * interval` apart however
+the replicas' reservations interleave. A burst short of callers leaves its other slots unused.
+
 Round trips: per process and category one dispatcher serves the waiting callers, reserving
 slots for up to `horizon_seconds` of sending at a time; callers that arrive meanwhile join the
 next reservation. A lone caller costs one round trip; under load (where the limit binds) one
@@ -94,9 +98,15 @@ class _Lane:
     """Callers waiting for slots of one (account, category) in this process."""
 
     interval: float
+    burst: int = 1
     waiters: deque[_Waiter] = field(default_factory=deque)
-    last_slot: float = -math.inf
+    last_slot: float = -math.inf  # when the last burst reserved leaves
     dispatcher: asyncio.Task[None] | None = None
+
+    @property
+    def step(self) -> float:
+        """Seconds from one burst to the next."""
+        return self.interval * self.burst
 
 
 class PostgresRateBudget:
@@ -115,14 +125,14 @@ class PostgresRateBudget:
         self._purged_day: date | None = None
 
     async def reserve(
-        self, account_id: str, category: RateCategory, interval_seconds: float, max_wait_seconds: float
+        self, account_id: str, category: RateCategory, interval_seconds: float, max_wait_seconds: float, burst: int = 1
     ) -> Slot:
         loop = asyncio.get_running_loop()
         lane = self._lanes.setdefault((account_id, category), _Lane(interval_seconds))
-        lane.interval = interval_seconds
+        lane.interval, lane.burst = interval_seconds, burst
         now = loop.time()
         # Other replicas can only push the slot later than this local estimate.
-        earliest = max(lane.last_slot + interval_seconds, now)
+        earliest = max(lane.last_slot + lane.step, now)
         if earliest - now > max_wait_seconds:
             return Slot(wait_seconds=earliest - now, granted=False)
         waiter = _Waiter(loop.create_future(), deadline=now + max_wait_seconds)
@@ -144,8 +154,9 @@ class PostgresRateBudget:
             batch = self._next_batch(lane, loop.time())
             if not batch:
                 continue
+            bursts = math.ceil(len(batch) / lane.burst)
             try:
-                span = len(batch) * lane.interval
+                span = bursts * lane.step
                 async with self._autocommit.connect() as conn:
                     result = await conn.execute(
                         _RESERVE, {"account_id": account_id, "category": category.value, "span": span}
@@ -158,22 +169,22 @@ class PostgresRateBudget:
                 # Not ours to handle, but the callers must hear of it rather than wait forever.
                 _fail(batch, exc)
                 continue
-            end = loop.time() + tat_ahead
-            lane.last_slot = end - lane.interval
+            first = loop.time() + tat_ahead - bursts * lane.step
+            lane.last_slot = first + (bursts - 1) * lane.step
             for i, waiter in enumerate(batch):
                 if not waiter.send_at.done():
-                    waiter.send_at.set_result(end - (len(batch) - i) * lane.interval)
+                    waiter.send_at.set_result(first + (i // lane.burst) * lane.step)
 
     def _next_batch(self, lane: _Lane, now: float) -> list[_Waiter]:
         """Takes up to one horizon of waiters; answers at once those whose deadline is too near."""
-        cap = max(1, math.ceil(self._horizon / lane.interval))
-        first = max(lane.last_slot + lane.interval, now)
+        cap = lane.burst * max(1, math.ceil(self._horizon / lane.step))
+        first = max(lane.last_slot + lane.step, now)
         batch: list[_Waiter] = []
         while lane.waiters and len(batch) < cap:
             waiter = lane.waiters.popleft()
             if waiter.send_at.done():  # the caller was cancelled
                 continue
-            expected = first + len(batch) * lane.interval
+            expected = first + (len(batch) // lane.burst) * lane.step
             if expected > waiter.deadline:
                 waiter.send_at.set_result(expected)  # not granted; no slot spent
                 continue

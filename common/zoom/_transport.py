@@ -33,6 +33,7 @@ from common.zoom._ratelimit import (
     DailyCounter,
     RateBudget,
     RateCategory,
+    burst_size,
     daily_limit_resume_at,
     heavy_daily_limit,
     send_interval_seconds,
@@ -51,6 +52,11 @@ from common.zoom.errors import (
 from common.zoom.models import MeetingId
 
 __all__ = ["ApiRequest", "Transport"]
+
+# Categories whose requests leave in bursts (see `burst_size`). A burst short of callers leaves
+# its other slots unused, so only Light bursts: a job's single adds wait 30 at a time, while Heavy
+# batch calls come one per worker and Medium report pages one after another.
+_BURSTING = frozenset({RateCategory.LIGHT})
 
 _log = logging.getLogger("rollcall.zoom")
 
@@ -104,6 +110,9 @@ class Transport:
         self._base = config.api_base_url.rstrip("/")
         self._heavy = DailyCounter("account-heavy", "", heavy_daily_limit(config.plan, config.reserved_share))
         self._intervals = {c: send_interval_seconds(config.plan, c, config.reserved_share) for c in RateCategory}
+        self._bursts = {
+            c: burst_size(config.plan, c, config.reserved_share) if c in _BURSTING else 1 for c in RateCategory
+        }
         self._maybe_day: date | None = None
         self._maybe: set[DailyCounter] = set()
 
@@ -196,7 +205,11 @@ class Transport:
         remaining = deadline - self._clock.monotonic()
         patience = remaining - min(_MIN_EXCHANGE_SECONDS, remaining / 2)
         slot = await self._budget.reserve(
-            self._config.account_id, request.category, self._intervals[request.category], patience
+            self._config.account_id,
+            request.category,
+            self._intervals[request.category],
+            patience,
+            self._bursts[request.category],
         )
         if not slot.granted:
             raise _PacingBeyondDeadline(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -22,11 +23,11 @@ def _account() -> str:
     return f"acc-{uuid.uuid4().hex[:8]}"  # each test its own account: tests share the database
 
 
-async def _send_times(budget: PostgresRateBudget, account: str, interval: float, n: int) -> list[float]:
+async def _send_times(budget: PostgresRateBudget, account: str, interval: float, n: int, burst: int = 1) -> list[float]:
     loop = asyncio.get_running_loop()
 
     async def one() -> float:
-        slot = await budget.reserve(account, RateCategory.LIGHT, interval, 30)
+        slot = await budget.reserve(account, RateCategory.LIGHT, interval, 30, burst)
         assert slot.granted
         return loop.time() + slot.wait_seconds
 
@@ -52,6 +53,31 @@ async def test_two_replicas_share_one_pace(engine_factory: Callable[[], AsyncEng
     windows = [b - a for a, b in zip(times, times[9:], strict=False)]
     assert min(windows) > 9 * interval - ARRIVAL_DRIFT_SECONDS
     assert times[-1] - times[0] >= 79 * interval - ARRIVAL_DRIFT_SECONDS
+
+
+async def test_two_replicas_sending_in_bursts_keep_bursts_apart(engine_factory: Callable[[], AsyncEngine]) -> None:
+    account, interval, burst = _account(), 0.02, 5
+    first, second = PostgresRateBudget(engine_factory()), PostgresRateBudget(engine_factory())
+
+    times = sorted(
+        t
+        for batch in await asyncio.gather(
+            _send_times(first, account, interval, 37, burst), _send_times(second, account, interval, 43, burst)
+        )
+        for t in batch
+    )
+
+    # Callers of one burst share its send time (each reads the clock itself: microseconds apart);
+    # bursts lie `burst` intervals apart in the database, less local jitter of at most the drift
+    # the pace keeps room for.
+    starts = [t for before, t in itertools.pairwise([-1.0, *times]) if t - before > interval / 2]
+    sizes = [sum(1 for t in times if start <= t < start + interval / 2) for start in starts]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert max(sizes) == burst
+    assert sum(sizes) == 80
+    assert min(gaps) > burst * interval - ARRIVAL_DRIFT_SECONDS
+    assert starts[-1] - starts[0] >= (len(starts) - 1) * burst * interval - ARRIVAL_DRIFT_SECONDS
+    assert len(starts) <= 80 / burst + 2  # each replica leaves at most its last burst short
 
 
 async def test_waiting_callers_are_served_with_few_round_trips(engine_factory: Callable[[], AsyncEngine]) -> None:
