@@ -11,21 +11,28 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from common.db import libpq_url
-from tests.support.school import add_meeting, seed_class
+from tests.support.school import SchoolClass, SchoolMeeting, add_meeting, seed_class
 
-__all__ = ["item_states", "job_state", "job_with_items_held_by", "waits_on_a_lock"]
+__all__ = ["item_states", "job_state", "job_with_items_held_by", "new_job", "waits_on_a_lock"]
 
 
-def job_with_items_held_by(database_url: str, owners: Sequence[str]) -> tuple[uuid.UUID, list[int]]:
-    """A running job of one item per owner, each in progress under that worker's lease."""
-    school = seed_class(database_url, len(owners))
+def new_job(database_url: str, students: int, state: str) -> tuple[uuid.UUID, SchoolClass, SchoolMeeting]:
+    """A job of a new class of `students` over one upcoming meeting, in `state`, with no items yet."""
+    school = seed_class(database_url, students)
     meeting = add_meeting(database_url, school, None, start=datetime.now(UTC) + timedelta(days=2))
     job_id = uuid.uuid4()
     with psycopg.connect(libpq_url(database_url), autocommit=True) as owner:
         owner.execute(
-            "INSERT INTO registration_jobs (id, class_id, state, meeting_ids) VALUES (%s, %s, 'running', %s)",
-            (job_id, school.class_id, [meeting.meeting_id]),
+            "INSERT INTO registration_jobs (id, class_id, state, meeting_ids) VALUES (%s, %s, %s, %s)",
+            (job_id, school.class_id, state, [meeting.meeting_id]),
         )
+    return job_id, school, meeting
+
+
+def job_with_items_held_by(database_url: str, owners: Sequence[str]) -> tuple[uuid.UUID, list[int]]:
+    """A running job of one item per owner, each in progress under that worker's lease."""
+    job_id, school, meeting = new_job(database_url, len(owners), "running")
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as owner:
         items = [
             owner.execute(
                 "INSERT INTO registration_job_items (job_id, meeting_id, student_id, state, lease_owner, "

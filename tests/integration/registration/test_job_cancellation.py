@@ -18,9 +18,8 @@ from common.db.engine import app_url
 from registration_service.repository import Database
 from registration_service.repository.jobs import JobQueries
 from tests.support.database import fresh_database
-from tests.support.held_jobs import item_states, job_state, job_with_items_held_by, waits_on_a_lock
+from tests.support.held_jobs import item_states, job_state, job_with_items_held_by, new_job, waits_on_a_lock
 from tests.support.polling import eventually
-from tests.support.school import add_meeting, seed_class
 
 
 async def _put_back(repo: JobQueries, how: str, job_id: uuid.UUID, item: int) -> None:
@@ -85,14 +84,8 @@ def test_a_claim_does_not_wait_for_a_job_row_another_transaction_holds() -> None
     """A claim holds its items when it marks the job running; waiting there for a cancel that
     holds the job and wants those items would deadlock, so the claim leaves a held job as it is."""
     with fresh_database() as url:  # its own database: no replica may claim the pending item first
-        school = seed_class(url, 1)
-        meeting = add_meeting(url, school, None, start=datetime.now(UTC) + timedelta(days=2))
-        job_id = uuid.uuid4()
+        job_id, school, meeting = new_job(url, 1, "queued")
         with psycopg.connect(libpq_url(url), autocommit=True) as owner:
-            owner.execute(
-                "INSERT INTO registration_jobs (id, class_id, state, meeting_ids) VALUES (%s, %s, 'queued', %s)",
-                (job_id, school.class_id, [meeting.meeting_id]),
-            )
             owner.execute(
                 "INSERT INTO registration_job_items (job_id, meeting_id, student_id) VALUES (%s, %s, %s)",
                 (job_id, meeting.meeting_id, school.students[0]),
