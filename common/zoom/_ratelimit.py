@@ -196,8 +196,8 @@ class InMemoryRateBudget:
     """`RateBudget` for a single process: unit tests and development.
 
     Hand-written GCRA rather than aiolimiter: aiolimiter's leaky bucket admits a burst of the
-    full capacity at once, while the bursts here are bounded by `burst_size` so that no window
-    holds more than even spacing would put in it, and the same arithmetic must match
+    full capacity at once, while the bursts here are bounded by `burst_size` (no second holds
+    more than Zoom's limit or this app's share), and the same arithmetic must match
     `PostgresRateBudget`.
     """
 
