@@ -21,20 +21,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-import psycopg
-
 from attendance_service.domain import Person, Statistics, people_of, statistics_of
 from attendance_service.ports import Clock, Transactions, system_clock
 from attendance_service.read_models import MeetingOverview
 from attendance_service.repository import ROSTER_CHANNEL
 from attendance_service.service import meeting_facts, refuse_missing
+from common.db.notifications import ChannelListener
 from common.security.policy import Action, authorize
 from common.security.principal import Principal
 
 __all__ = ["ChangeKind", "LiveStore", "RosterChange", "RosterHub"]
 
 _log = logging.getLogger("rollcall.attendance.live")
-_RECONNECT_SECONDS = (0.2, 1.0, 5.0)
 
 
 class ChangeKind(enum.Enum):
@@ -82,12 +80,10 @@ class RosterHub:
     """Owns the process's listener and the watchers of each meeting."""
 
     def __init__(self, listen_url: str, db: Transactions[LiveStore], clock: Clock = system_clock) -> None:
-        self._listen_url = listen_url
         self._db = db
         self._clock = clock
         self._watchers: dict[int, set[_Watcher]] = defaultdict(set)
-        self._listening = asyncio.Event()
-        self._listener: asyncio.Task[None] | None = None
+        self._listener = ChannelListener(listen_url, ROSTER_CHANNEL, self._notice, self._resync_everyone)
         self._notices: asyncio.Queue[dict[str, object]] = asyncio.Queue()
         self._dispatcher: asyncio.Task[None] | None = None
 
@@ -96,11 +92,11 @@ class RosterHub:
         return sum(len(w) for w in self._watchers.values())
 
     async def close(self) -> None:
-        for task in (self._listener, self._dispatcher):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await self._listener.aclose()
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._dispatcher
 
     async def watch(self, principal: Principal, meeting_id: int) -> AsyncIterator[RosterChange]:
         """The snapshot, then each change, until MEETING_ENDED or the caller goes away."""
@@ -147,30 +143,12 @@ class RosterHub:
         return snapshot, overview.meeting.status == "ended"
 
     async def _start(self) -> None:
-        if self._listener is None:
-            self._listener = asyncio.create_task(self._listen(), name="roster-listener")
+        if self._dispatcher is None:
             self._dispatcher = asyncio.create_task(self._dispatch(), name="roster-dispatcher")
-        await asyncio.wait_for(self._listening.wait(), timeout=10)
+        await self._listener.start()
 
-    async def _listen(self) -> None:
-        failures = 0
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(self._listen_url, autocommit=True) as connection:
-                    await connection.execute(f"LISTEN {ROSTER_CHANNEL}")
-                    if failures:
-                        self._resync_everyone()  # notifications sent while disconnected are gone
-                    failures = 0
-                    self._listening.set()
-                    _log.info("attendance.roster_listening")
-                    async for notice in connection.notifies():
-                        self._notices.put_nowait(json.loads(notice.payload))
-            except (psycopg.Error, OSError):
-                self._listening.clear()
-                delay = _RECONNECT_SECONDS[min(failures, len(_RECONNECT_SECONDS) - 1)]
-                failures += 1
-                _log.warning("attendance.roster_listener_lost", extra={"retry_in_seconds": delay})
-                await asyncio.sleep(delay)
+    def _notice(self, payload: str) -> None:
+        self._notices.put_nowait(json.loads(payload))
 
     def _resync_everyone(self) -> None:
         for watchers in self._watchers.values():
