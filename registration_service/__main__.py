@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.bootstrap import Closeable, OnShutdown, run_grpc_process
 from common.config import ConfigError, Settings
-from common.db import create_session_factory
+from common.db import create_session_factory, libpq_url
+from common.db.engine import create_system_engine
 from common.db.idempotency import Idempotency
 from common.grpc import ServiceDefinition
 from common.housekeeping import Chore, Housekeeping
@@ -26,6 +27,7 @@ from registration_service.audit_servicer import audit_service_definition
 from registration_service.catalog import Catalog
 from registration_service.config import RegistrationSettings
 from registration_service.domain import EmailDomainPolicy
+from registration_service.job_changes import JobChanges
 from registration_service.jobs import RegistrationJobs
 from registration_service.register import StudentRegistration
 from registration_service.registrar import Registrar
@@ -42,7 +44,10 @@ async def _build(
     own: RegistrationSettings, settings: Settings, engine: AsyncEngine
 ) -> Sequence[ServiceDefinition | Closeable]:
     sessions = create_session_factory(engine)
-    db = Database(sessions)
+    url = engine.url.render_as_string(hide_password=False)
+    # The service's own work (see Database): each job worker's claim or record, and job watchers' reads.
+    system_engine = create_system_engine(url, pool_size=own.workers + 2, application_name="registration-system")
+    db = Database(sessions, system_engine)
     zoom = zoom_client_from_settings(settings, engine) if settings.zoom.has_credentials else None
     registrar = Registrar(zoom) if zoom is not None else None
     domains = EmailDomainPolicy(settings.allowed_email_domains)
@@ -56,14 +61,24 @@ async def _build(
         [Chore("idempotency_keys", functools.partial(idempotency.forget_older_than, retention))]
     )
     housekeeping.start()
+    changes = JobChanges(libpq_url(url))
     use_cases = UseCases(
         students=StudentRegistration(db, registrar, domains, _now, settings.zoom.deadline_seconds),
-        jobs=RegistrationJobs(db, domains, _now, worker.wake if worker else lambda: None),
+        jobs=RegistrationJobs(
+            db,
+            domains,
+            _now,
+            worker.wake if worker else lambda: None,
+            changes,
+            refresh_seconds=own.watch_refresh.total_seconds(),
+        ),
         catalog=Catalog(db, zoom, _now, settings.zoom.deadline_seconds, domains),
         idempotency=idempotency,
     )
     registration = RegistrationServicer(use_cases)
     return (
+        # Closed in reverse order: the system engine last, after the workers have stopped.
+        OnShutdown(system_engine.dispose),
         ServiceDefinition(
             registration_service_pb2.DESCRIPTOR.services_by_name["RegistrationService"].full_name,
             lambda server: registration_service_pb2_grpc.add_RegistrationServiceServicer_to_server(
@@ -74,6 +89,7 @@ async def _build(
         # After SIGTERM has drained the server: stop the job workers before the engine closes.
         *((OnShutdown(worker.stop),) if worker is not None else ()),
         housekeeping,
+        changes,
     )
 
 

@@ -6,6 +6,8 @@
 - ROLLCALL_REGISTRATION_LEASE_SECONDS (60): how long a claimed item stays with its worker; a killed
   worker's items are claimed again after it. Zoom calls of a job give up at half of it.
 - ROLLCALL_IDEMPOTENCY_RETENTION_HOURS (24): how long request_id keys are remembered.
+- ROLLCALL_JOB_WATCH_REFRESH_SECONDS (5): a job watcher is woken by each change (NOTIFY) and
+  reads the job again after this long without one, so its rate and time left stay current.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class RegistrationSettings:
     workers: int
     lease: timedelta
     idempotency_retention: timedelta
+    watch_refresh: timedelta
     owner: str
 
     @classmethod
@@ -36,5 +39,6 @@ class RegistrationSettings:
             idempotency_retention=timedelta(
                 hours=number_within(env, "ROLLCALL_IDEMPOTENCY_RETENTION_HOURS", 24, 1, 720)
             ),
+            watch_refresh=timedelta(seconds=number_within(env, "ROLLCALL_JOB_WATCH_REFRESH_SECONDS", 5, 0.5, 3600)),
             owner=f"{socket.gethostname()}:{os.getpid()}",
         )

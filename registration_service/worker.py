@@ -114,14 +114,13 @@ class RegistrationWorker:
 
     async def run_once(self) -> bool:
         """Claims and processes one group of items; False when there was nothing to do."""
-        async with self._db.as_system() as repo:
+        async with self._db.as_system_statement() as repo:
             items = await repo.claim(self._config.owner, self._config.lease, BATCH_LIMIT, SINGLE_CLAIM)
             if not items:
                 return False
-            self._wakeup.set()  # there may be more: idle workers join in
-            known = await repo.active_pairs([items[0].meeting_id], [i.student_id for i in items])
-        settled = [i for i in items if (i.meeting_id, i.student_id) in known]
-        to_send = [i for i in items if (i.meeting_id, i.student_id) not in known]
+        self._wakeup.set()  # there may be more: idle workers join in
+        settled = [i for i in items if i.registered]
+        to_send = [i for i in items if not i.registered]
         attempts: dict[uuid.UUID, Attempt] = {}
         if to_send:
             first = to_send[0]

@@ -13,13 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 __all__ = [
     "APP_ROLE",
     "PING_AFTER_IDLE_SECONDS",
+    "SYSTEM_ROLE",
     "app_url",
     "create_engine",
     "create_session_factory",
+    "create_system_engine",
     "libpq_url",
     "sqlalchemy_url",
 ]
 
+# The identity of the services' own background work in row-level security (migration 0002).
+SYSTEM_ROLE = "system"
 # The role the services connect as (created by migration 0003): no superuser, no BYPASSRLS.
 APP_ROLE = "rollcall_app"
 # A connection returned to the pool less than this long ago is not pinged again before use
@@ -27,6 +31,7 @@ APP_ROLE = "rollcall_app"
 # otherwise cost one more round trip than the work itself.
 PING_AFTER_IDLE_SECONDS = 1.0
 _IDLE_SINCE = "rollcall_idle_since"
+_ACT_AS_SYSTEM = "SELECT set_config('app.role', 'system', false), set_config('app.user_id', '', false)"
 
 
 def sqlalchemy_url(database_url: str) -> URL:
@@ -59,10 +64,34 @@ def create_engine(database_url: str, *, pool_size: int = 10, application_name: s
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
+        # Most recently returned first: under light load the same few connections stay warm (no
+        # ping, see below) and the rest sit idle, instead of every connection in turn going cold.
+        pool_use_lifo=True,
         connect_args={"application_name": application_name, "connect_timeout": 10},
     )
     _ping_idle_connections(engine)
     return engine
+
+
+def create_system_engine(database_url: str, *, pool_size: int, application_name: str) -> AsyncEngine:
+    """An engine whose connections act as the service itself (`app.role` = 'system' for their
+    whole session, set and committed as each connection opens), for background work that no
+    caller waits on. A system transaction then needs no identity round trip, and a single
+    statement can run in autocommit: one round trip in all. Never hand its sessions to work done
+    for a caller: row-level security would let that caller see every row."""
+    engine = create_engine(database_url, pool_size=pool_size, application_name=application_name)
+    event.listen(engine.sync_engine, "connect", _act_as_system)
+    return engine
+
+
+def _act_as_system(dbapi_connection: Any, _record: Any) -> None:
+    # Committed at once: a setting made in a transaction that later rolls back would be undone.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(_ACT_AS_SYSTEM)
+    finally:
+        cursor.close()
+    dbapi_connection.commit()
 
 
 def _ping_idle_connections(engine: AsyncEngine) -> None:

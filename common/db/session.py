@@ -13,18 +13,18 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from common.db.engine import SYSTEM_ROLE
 from common.security.principal import Principal
 
 __all__ = [
     "SYSTEM_ROLE",
     "PrivilegedDatabaseRole",
     "assert_unprivileged_role",
+    "system_engine_transaction",
     "system_transaction",
     "transaction",
 ]
 
-# The services' own background work (job workers, syncs after webhooks) acts as `system`.
-SYSTEM_ROLE = "system"
 _SET_IDENTITY = text("SELECT set_config('app.user_id', :user_id, true), set_config('app.role', :role, true)")
 
 
@@ -47,6 +47,14 @@ def transaction(
 def system_transaction(sessions: async_sessionmaker[AsyncSession]) -> AbstractAsyncContextManager[AsyncSession]:
     """One transaction as the service itself, for work no caller is waiting on."""
     return _identified(sessions, None, SYSTEM_ROLE)
+
+
+@asynccontextmanager
+async def system_engine_transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One transaction on sessions of a system engine (`create_system_engine`): its connections
+    act as the system already, so no identity is set."""
+    async with sessions() as session, session.begin():
+        yield session
 
 
 class PrivilegedDatabaseRole(RuntimeError):

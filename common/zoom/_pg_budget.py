@@ -13,9 +13,13 @@ of one burst all get its first slot's time, so burst starts stay `burst * interv
 the replicas' reservations interleave. A burst short of callers leaves its other slots unused.
 
 Round trips: per process and category one dispatcher serves the waiting callers, reserving
-slots for up to `horizon_seconds` of sending at a time; callers that arrive meanwhile join the
-next reservation. A lone caller costs one round trip; under load (where the limit binds) one
-round trip serves about `horizon_seconds / interval` requests (Light at 28.6/s, 0.25 s: ~8).
+slots for up to `horizon_seconds` of sending at a time (whole bursts, at least one); callers that
+arrive meanwhile join the next reservation, made when the slots reserved run out within the
+horizon. A lone caller costs one round trip; under load (where the limit binds) one round trip
+serves about `horizon_seconds / interval` requests (Light at 28.6/s in bursts of 10, 0.5 s: 20).
+The horizon is also how long granted slots still go out after a 429 made `hold_off` push the
+pace back (at most about twice the horizon): a longer one would save round trips but send more
+requests into Zoom's refusal when another app of the account spends its budget.
 
 Daily counters: `zoom_daily_usage` rows keyed (account, scope, subject hash, UTC day), spent
 with an increment-if-below-limit upsert; several counters (a batch) go in one transaction, all or
@@ -112,7 +116,7 @@ class _Lane:
 class PostgresRateBudget:
     """`RateBudget` shared through PostgreSQL tables `zoom_rate_slots` and `zoom_daily_usage`."""
 
-    def __init__(self, engine: AsyncEngine, *, horizon_seconds: float = 0.25) -> None:
+    def __init__(self, engine: AsyncEngine, *, horizon_seconds: float = 0.5) -> None:
         self._engine = engine
         # Single statements run in autocommit: one round trip, no BEGIN/COMMIT.
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")

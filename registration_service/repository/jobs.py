@@ -12,7 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registration_service.domain import JobCounts, JobState, JobView
 
-__all__ = ["ClaimedItem", "ItemResult", "JobQueries", "NewItem"]
+__all__ = ["JOB_CHANNEL", "ClaimedItem", "ItemResult", "JobQueries", "NewItem"]
+
+# Every transaction that changes what a job watcher sees NOTIFYs the job id here; watchers on
+# any replica read the job again (registration_service.job_changes).
+JOB_CHANNEL = "rollcall_registration_jobs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,7 @@ class ClaimedItem:
     display_name: str = field(repr=False)
     attempts: int
     created_by: uuid.UUID | None
+    registered: bool = False  # the pair is stored as registered already: no Zoom call needed
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,42 @@ class ItemResult:
 _ACTIVE_PAIRS = text(
     "SELECT meeting_id, student_id FROM meeting_registrants WHERE meeting_id = ANY(:ids) "
     "AND student_id = ANY(CAST(:students AS uuid[])) AND status IN ('approved', 'pending')"
+)
+
+_CLAIM = text(
+    "WITH first AS MATERIALIZED ("
+    "  SELECT i.job_id, i.meeting_id, "
+    "    CASE WHEN m.meeting_type = 2 THEN :batch_limit ELSE :single_limit END AS size "
+    "  FROM registration_job_items i "
+    "  JOIN registration_jobs j ON j.id = i.job_id JOIN zoom_meetings m ON m.id = i.meeting_id "
+    "  WHERE i.state IN ('pending', 'in_progress') "
+    "    AND (i.lease_expires_at IS NULL OR i.lease_expires_at < now()) "
+    "    AND j.state IN ('queued', 'running', 'waiting_for_quota') "
+    "  ORDER BY i.id LIMIT 1 FOR UPDATE OF i SKIP LOCKED), "
+    "picked AS ("
+    "  SELECT i.id FROM registration_job_items i, first "
+    "  WHERE i.job_id = first.job_id AND i.meeting_id = first.meeting_id "
+    "    AND i.state IN ('pending', 'in_progress') "
+    "    AND (i.lease_expires_at IS NULL OR i.lease_expires_at < now()) "
+    "  ORDER BY i.id LIMIT (SELECT size FROM first) FOR UPDATE OF i SKIP LOCKED), "
+    "leased AS ("
+    "  UPDATE registration_job_items i SET state = 'in_progress', attempts = i.attempts + 1, "
+    "    lease_owner = :owner, lease_expires_at = now() + make_interval(secs => :lease), "
+    "    updated_at = now() "
+    "  FROM picked WHERE i.id = picked.id "
+    "  RETURNING i.id, i.job_id, i.meeting_id, i.student_id, i.attempts), "
+    "started AS ("
+    "  UPDATE registration_jobs SET state = 'running', started_at = coalesce(started_at, now()), resume_at = NULL "
+    "  WHERE id = (SELECT j.id FROM registration_jobs j WHERE j.id = (SELECT job_id FROM first) "
+    "    AND j.state IN ('queued', 'waiting_for_quota') AND EXISTS (SELECT 1 FROM leased) "
+    "    FOR UPDATE OF j SKIP LOCKED) "
+    "  RETURNING pg_notify(:channel, id::text)) "
+    "SELECT l.id, l.job_id, l.meeting_id, l.student_id, l.attempts, m.meeting_type, m.approval_type, "
+    "  u.email, u.display_name, j.created_by, EXISTS (SELECT 1 FROM meeting_registrants r "
+    "    WHERE r.meeting_id = l.meeting_id AND r.student_id = l.student_id "
+    "    AND r.status IN ('approved', 'pending')) AS registered "
+    "FROM leased l JOIN zoom_meetings m ON m.id = l.meeting_id JOIN users u ON u.id = l.student_id "
+    "JOIN registration_jobs j ON j.id = l.job_id ORDER BY l.id"
 )
 
 
@@ -153,9 +194,10 @@ class JobQueries:
         await self.session.execute(
             text(
                 "UPDATE registration_jobs SET state = 'cancelled', finished_at = coalesce(finished_at, now()) "
-                "WHERE id = :id AND state IN ('queued', 'running', 'waiting_for_quota')"
+                "WHERE id = :id AND state IN ('queued', 'running', 'waiting_for_quota') "
+                "RETURNING pg_notify(:channel, id::text)"
             ),
-            {"id": job_id},
+            {"id": job_id, "channel": JOB_CHANNEL},
         )
         await self.session.execute(
             text(
@@ -171,43 +213,24 @@ class JobQueries:
         """Leases claimable items of one (job, meeting): pending ones whose time has come, and items
         whose lease expired (their worker died). SKIP LOCKED lets replicas share. A scheduled
         meeting gets up to `batch_limit` (one batch call), others `single_limit` single adds:
-        a worker takes no more than Zoom's pacing lets it send before the lease ends."""
+        a worker takes no more than Zoom's pacing lets it send before the lease ends.
+
+        One statement: it also marks the job running and says which pairs are registered already
+        (a retry of an item whose first attempt was stored), so a claim costs one round trip.
+        The job row is locked with SKIP LOCKED: the statement holds item locks, so waiting for a
+        job row that a cancel holds (it then wants those items) would deadlock. A job skipped so
+        is being cancelled, or is in a worker's record for a moment; the next claim marks it."""
         rows = await self.session.execute(
-            text(
-                "WITH first AS ("
-                "  SELECT i.job_id, i.meeting_id, "
-                "    CASE WHEN m.meeting_type = 2 THEN :batch_limit ELSE :single_limit END AS size "
-                "  FROM registration_job_items i "
-                "  JOIN registration_jobs j ON j.id = i.job_id JOIN zoom_meetings m ON m.id = i.meeting_id "
-                "  WHERE i.state IN ('pending', 'in_progress') "
-                "    AND (i.lease_expires_at IS NULL OR i.lease_expires_at < now()) "
-                "    AND j.state IN ('queued', 'running', 'waiting_for_quota') "
-                "  ORDER BY i.id LIMIT 1 FOR UPDATE OF i SKIP LOCKED), "
-                "picked AS ("
-                "  SELECT i.id FROM registration_job_items i, first "
-                "  WHERE i.job_id = first.job_id AND i.meeting_id = first.meeting_id "
-                "    AND i.state IN ('pending', 'in_progress') "
-                "    AND (i.lease_expires_at IS NULL OR i.lease_expires_at < now()) "
-                "  ORDER BY i.id LIMIT (SELECT size FROM first) FOR UPDATE OF i SKIP LOCKED), "
-                "leased AS ("
-                "  UPDATE registration_job_items i SET state = 'in_progress', attempts = i.attempts + 1, "
-                "    lease_owner = :owner, lease_expires_at = now() + make_interval(secs => :lease), "
-                "    updated_at = now() "
-                "  FROM picked WHERE i.id = picked.id "
-                "  RETURNING i.id, i.job_id, i.meeting_id, i.student_id, i.attempts) "
-                "SELECT l.id, l.job_id, l.meeting_id, l.student_id, l.attempts, m.meeting_type, m.approval_type, "
-                "  u.email, u.display_name, j.created_by "
-                "FROM leased l JOIN zoom_meetings m ON m.id = l.meeting_id JOIN users u ON u.id = l.student_id "
-                "JOIN registration_jobs j ON j.id = l.job_id ORDER BY l.id"
-            ),
+            _CLAIM,
             {
                 "owner": owner,
                 "lease": lease.total_seconds(),
                 "batch_limit": batch_limit,
                 "single_limit": single_limit,
+                "channel": JOB_CHANNEL,
             },
         )
-        items = [
+        return [
             ClaimedItem(
                 item_id=row.id,
                 job_id=row.job_id,
@@ -219,22 +242,10 @@ class JobQueries:
                 display_name=row.display_name,
                 attempts=row.attempts,
                 created_by=row.created_by,
+                registered=row.registered,
             )
             for row in rows
         ]
-        if items:
-            # SKIP LOCKED: this transaction holds item locks, so waiting here for a job row that a
-            # cancel holds (it then wants those items) would deadlock. A job skipped so is being
-            # cancelled, or is in a worker's record for a moment; the next claim marks it running.
-            await self.session.execute(
-                text(
-                    "UPDATE registration_jobs SET state = 'running', started_at = coalesce(started_at, now()), "
-                    "resume_at = NULL WHERE id = (SELECT id FROM registration_jobs WHERE id = :id "
-                    "AND state IN ('queued', 'waiting_for_quota') FOR UPDATE SKIP LOCKED)"
-                ),
-                {"id": items[0].job_id},
-            )
-        return items
 
     async def finish_items(self, owner: str, results: Sequence[ItemResult]) -> None:
         """Records final outcomes of items this worker still holds (a lost lease changes nothing)."""
@@ -305,10 +316,16 @@ class JobQueries:
     async def lock_jobs(self, job_ids: Sequence[uuid.UUID]) -> None:
         """Locks job rows, in id order, before a transaction changes their items: every writer of
         both takes the job first (claim excepted: it skips a locked job), so concurrent workers and
-        a cancel serialise per job instead of deadlocking or missing each other's changes."""
+        a cancel serialise per job instead of deadlocking or missing each other's changes.
+
+        The same statement tells the jobs' watchers (JOB_CHANNEL): PostgreSQL sends the notice
+        when this transaction commits, and drops it if it rolls back."""
         await self.session.execute(
-            text("SELECT id FROM registration_jobs WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE"),
-            {"ids": [str(j) for j in job_ids]},
+            text(
+                "SELECT id, pg_notify(:channel, id::text) FROM registration_jobs "
+                "WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE"
+            ),
+            {"ids": [str(j) for j in job_ids], "channel": JOB_CHANNEL},
         )
 
     async def complete_finished_jobs(self, job_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:

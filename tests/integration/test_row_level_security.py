@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -9,9 +10,10 @@ from datetime import date
 
 import psycopg
 import pytest
+from sqlalchemy import text
 
-from common.db import libpq_url
-from common.db.engine import app_url
+from common.db import create_engine, libpq_url
+from common.db.engine import app_url, create_system_engine
 
 SCHOOL_TABLES = (
     "users",
@@ -158,3 +160,33 @@ def test_identity_set_in_one_transaction_does_not_leak_into_the_next(
     assert app_connection.execute("SELECT count(*) FROM classes").fetchone()[0] >= 2  # type: ignore[index]
     app_connection.commit()
     assert app_connection.execute("SELECT count(*) FROM classes").fetchone() == (0,)
+
+
+def test_a_system_engine_acts_as_the_system_and_the_callers_engine_as_nobody(school: School, database_url: str) -> None:
+    """`create_system_engine` sets the identity once per connection, committed, so it holds in
+    autocommit, after a rollback and on a reused connection; the callers' engine, from the same
+    URL, carries none (each caller transaction sets its own)."""
+
+    async def count_classes() -> tuple[list[int], int]:
+        system = create_system_engine(app_url(database_url), pool_size=1, application_name="rls-system")
+        callers = create_engine(app_url(database_url), pool_size=1)
+        try:
+            seen = []
+            async with system.connect() as connection:
+                seen.append((await connection.execute(text("SELECT count(*) FROM classes"))).scalar_one())
+                await connection.rollback()
+            async with system.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+                seen.append((await connection.execute(text("SELECT count(*) FROM classes"))).scalar_one())
+            async with system.connect() as connection:
+                seen.append((await connection.execute(text("SELECT count(*) FROM classes"))).scalar_one())
+            async with callers.connect() as connection:
+                nobody = (await connection.execute(text("SELECT count(*) FROM classes"))).scalar_one()
+            return seen, nobody
+        finally:
+            await system.dispose()
+            await callers.dispose()
+
+    seen, nobody = asyncio.run(count_classes())
+
+    assert all(count >= 2 for count in seen), seen
+    assert nobody == 0
