@@ -26,7 +26,7 @@ from attendance_service.servicer import AttendanceServicer, UseCases, register
 from attendance_service.sync import AttendanceSync, ZoomReportSource
 from attendance_service.sync_worker import SyncWorker
 from attendance_service.webhooks import WebhookIngest
-from common.bootstrap import Closeable, run_grpc_process
+from common.bootstrap import Closeable, Engines, run_grpc_process
 from common.config import ConfigError, Settings
 from common.db import libpq_url
 from common.db.statement_pipeline import StatementPipeline
@@ -37,9 +37,11 @@ from common.zoom.factory import zoom_client_from_settings
 
 
 async def build_services(
-    own: AttendanceSettings, settings: Settings, engine: AsyncEngine
+    own: AttendanceSettings, settings: Settings, engines: Engines
 ) -> Sequence[ServiceDefinition | Closeable]:
-    """The AttendanceService of one process, with its sync worker started when Zoom is configured."""
+    """The AttendanceService of one process, with its sync worker started when Zoom is configured.
+    Its own work (syncs, webhooks) still states its identity per transaction on the callers' engine."""
+    engine = engines.callers
     reads = StatementPipeline(_libpq(engine), size=own.read_connections, application_name="attendance-reads")
     db = Database(engine, reads)
     source = ZoomReportSource(zoom_client_from_settings(settings, engine)) if settings.zoom.has_credentials else None

@@ -38,7 +38,6 @@ import grpc
 import httpx
 import psycopg
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from attendance_service.__main__ import build_services
 from attendance_service.config import AttendanceSettings
@@ -49,7 +48,7 @@ from bench.participants_load import EMPTY_METHOD, SEGMENTS, STUDENTS, line, load
 from bench.pg_wire import CountingProxy, Wire, through, upstream_of
 from bench.profile import profiled, summary
 from bench.results import RESULTS, Figure, record, rss_mib
-from common.bootstrap import Closeable, run_grpc_process
+from common.bootstrap import Closeable, Engines, run_grpc_process
 from common.config import Settings
 from common.db import create_engine, libpq_url
 from common.db.engine import app_url
@@ -121,7 +120,7 @@ async def _empty(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) ->
 
 
 async def _build_with_empty(
-    own: AttendanceSettings, settings: Settings, engine: AsyncEngine
+    own: AttendanceSettings, settings: Settings, engines: Engines
 ) -> Sequence[ServiceDefinition | Closeable]:
     def register(server: grpc.aio.Server) -> None:
         handler: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(
@@ -130,7 +129,10 @@ async def _build_with_empty(
         service, method = EMPTY_METHOD.strip("/").split("/")
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {method: handler}),))
 
-    return (*await build_services(own, settings, engine), ServiceDefinition("rollcall.bench.v1.BenchService", register))
+    return (
+        *await build_services(own, settings, engines),
+        ServiceDefinition("rollcall.bench.v1.BenchService", register),
+    )
 
 
 def serve() -> None:

@@ -2,7 +2,7 @@
 
 Each service's `__main__` only says which services it serves and how to build them. `build` may
 also hand back objects with `async def aclose()` (background workers): after SIGTERM the server
-turns NOT_SERVING, drains in-flight calls, and then each is closed, in order, before the engine.
+turns NOT_SERVING, drains in-flight calls, and then each is closed, in order, before the engines.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.config import ConfigError, Settings
 from common.db import create_engine
+from common.db.engine import create_system_engine
 from common.db.migrate import SchemaNotCurrent, check_schema
 from common.db.session import PrivilegedDatabaseRole, assert_unprivileged_role
 from common.grpc import ServiceDefinition, serve_until_signal, start_server
@@ -35,7 +37,7 @@ from common.security.tokens import TokenVerifier, verifier_from_settings
 from common.tracing import Tracing, configure_tracing
 from common.zoom._ratelimit import heavy_daily_limit
 
-__all__ = ["Closeable", "OnShutdown", "run_grpc_process"]
+__all__ = ["Closeable", "Engines", "OnShutdown", "run_grpc_process"]
 
 _log = logging.getLogger("rollcall.bootstrap")
 
@@ -57,7 +59,17 @@ class OnShutdown:
         await self._hook()
 
 
-Build = Callable[[Settings, AsyncEngine], Awaitable[Sequence[ServiceDefinition | Closeable]]]
+@dataclass(frozen=True, slots=True)
+class Engines:
+    """The process's database engines: `callers` for work done for a caller (each transaction
+    states who), `system` for the service's own work (common.db.engine.create_system_engine).
+    Each pool opens connections only as they are used."""
+
+    callers: AsyncEngine
+    system: AsyncEngine
+
+
+Build = Callable[[Settings, Engines], Awaitable[Sequence[ServiceDefinition | Closeable]]]
 
 
 def run_grpc_process(
@@ -115,9 +127,11 @@ async def _serve(
     tracing: Tracing | None,
 ) -> None:
     engine = create_engine(database_url, pool_size=settings.db_pool_size, application_name=process)
-    watch_pool(engine)
+    system = create_system_engine(database_url, pool_size=settings.db_pool_size, application_name=f"{process}-system")
+    watch_pool(engine, "callers")
+    watch_pool(system, "system")
     if tracing is not None:
-        tracing.instrument_engine(engine)
+        tracing.instrument_engines([engine, system])
     closeables: list[Closeable] = []
     try:
         await assert_unprivileged_role(engine)
@@ -125,7 +139,7 @@ async def _serve(
         gauges = DatabaseGauges(engine, _gauges(process, settings))
         gauges.start()
         closeables.append(gauges)
-        built = await build(settings, engine)
+        built = await build(settings, Engines(engine, system))
         closeables.extend(item for item in built if isinstance(item, Closeable))
         services = [item for item in built if isinstance(item, ServiceDefinition)]
         running = await start_server(
@@ -138,4 +152,5 @@ async def _serve(
                 await closeable.aclose()
             except Exception:  # noqa: BLE001 -- one failing hook must not skip the others or the engine
                 _log.exception("shutdown.hook_failed", extra={"hook": type(closeable).__name__})
+        await system.dispose()
         await engine.dispose()

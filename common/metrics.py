@@ -100,9 +100,10 @@ SYNC_QUEUE = Gauge(
 
 DB_POOL = Gauge(
     "rollcall_db_pool_connections",
-    "The process's database pool: size (kept open, ROLLCALL_DB_POOL_SIZE) and in_use (checked out now; "
-    "up to twice the size, the overflow closed when returned)",
-    ["state"],
+    "The process's database pools (callers: work done for a caller; system: the service's own work): "
+    "size (kept open once used, ROLLCALL_DB_POOL_SIZE) and in_use (checked out now; up to twice the size, "
+    "the overflow closed when returned)",
+    ["pool", "state"],
 )
 
 GaugeRefresher = Callable[[AsyncSession], Awaitable[None]]
@@ -126,13 +127,13 @@ _DAILY_USED = text(
 )
 
 
-def watch_pool(engine: AsyncEngine) -> None:
+def watch_pool(engine: AsyncEngine, name: str) -> None:
     """Reads the engine's pool at each scrape: a pool always in use at its limit is the sign to
     raise ROLLCALL_DB_POOL_SIZE (or PostgreSQL's max_connections first)."""
     pool = engine.pool
     if isinstance(pool, QueuePool):
-        DB_POOL.labels("size").set_function(pool.size)
-        DB_POOL.labels("in_use").set_function(pool.checkedout)
+        DB_POOL.labels(name, "size").set_function(pool.size)
+        DB_POOL.labels(name, "in_use").set_function(pool.checkedout)
 
 
 async def job_item_gauges(session: AsyncSession) -> None:

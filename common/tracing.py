@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,13 +32,14 @@ class Tracing:
     def __init__(self, provider: TracerProvider) -> None:
         self._provider = provider
 
-    def instrument_engine(self, engine: AsyncEngine) -> None:
+    def instrument_engines(self, engines: Sequence[AsyncEngine]) -> None:
         from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
         # 0.66b1 declares SQLAlchemy < 2.1 as its range; the engine events it hooks are unchanged in
-        # 2.1 (tests/integration/test_tracing.py checks the spans), so the check is skipped.
+        # 2.1 (tests/integration/test_tracing.py checks the spans), so the check is skipped. One
+        # call for all engines: the instrumentor is a singleton that ignores a second `instrument`.
         SQLAlchemyInstrumentor().instrument(
-            engine=engine.sync_engine, tracer_provider=self._provider, skip_dep_check=True
+            engines=[engine.sync_engine for engine in engines], tracer_provider=self._provider, skip_dep_check=True
         )
 
     def shutdown(self) -> None:

@@ -13,12 +13,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from rollcall.registration.v1 import registration_service_pb2, registration_service_pb2_grpc
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from common.bootstrap import Closeable, OnShutdown, run_grpc_process
+from common.bootstrap import Closeable, Engines, OnShutdown, run_grpc_process
 from common.config import ConfigError, Settings
 from common.db import create_session_factory, libpq_url
-from common.db.engine import create_system_engine
 from common.db.idempotency import Idempotency
 from common.grpc import ServiceDefinition
 from common.housekeeping import Chore, Housekeeping
@@ -41,13 +39,11 @@ def _now() -> datetime:
 
 
 async def _build(
-    own: RegistrationSettings, settings: Settings, engine: AsyncEngine
+    own: RegistrationSettings, settings: Settings, engines: Engines
 ) -> Sequence[ServiceDefinition | Closeable]:
+    engine = engines.callers
     sessions = create_session_factory(engine)
-    url = engine.url.render_as_string(hide_password=False)
-    # The service's own work (see Database): each job worker's claim or record, and job watchers' reads.
-    system_engine = create_system_engine(url, pool_size=own.workers + 2, application_name="registration-system")
-    db = Database(sessions, system_engine)
+    db = Database(sessions, engines.system)
     zoom = zoom_client_from_settings(settings, engine) if settings.zoom.has_credentials else None
     registrar = Registrar(zoom) if zoom is not None else None
     domains = EmailDomainPolicy(settings.allowed_email_domains)
@@ -61,7 +57,7 @@ async def _build(
         [Chore("idempotency_keys", functools.partial(idempotency.forget_older_than, retention))]
     )
     housekeeping.start()
-    changes = JobChanges(libpq_url(url))
+    changes = JobChanges(libpq_url(engine.url.render_as_string(hide_password=False)))
     use_cases = UseCases(
         students=StudentRegistration(db, registrar, domains, _now, settings.zoom.deadline_seconds),
         jobs=RegistrationJobs(
@@ -77,8 +73,6 @@ async def _build(
     )
     registration = RegistrationServicer(use_cases)
     return (
-        # Closed in reverse order: the system engine last, after the workers have stopped.
-        OnShutdown(system_engine.dispose),
         ServiceDefinition(
             registration_service_pb2.DESCRIPTOR.services_by_name["RegistrationService"].full_name,
             lambda server: registration_service_pb2_grpc.add_RegistrationServiceServicer_to_server(

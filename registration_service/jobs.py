@@ -147,6 +147,11 @@ class RegistrationJobs:
                     current = await repo.job(job_id, RATE_WINDOW)
                 if current is None:
                     return
-                if (current.state, current.counts, current.resume_at) != (last.state, last.counts, last.resume_at):
+                if _shown(current) != _shown(last):
                     yield current
                 last = current
+
+
+def _shown(view: JobView) -> tuple[object, ...]:
+    """What a watcher sees change: the state and counts, and the rate (items done recently)."""
+    return (view.state, view.counts, view.resume_at, view.recent_done)

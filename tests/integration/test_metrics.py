@@ -148,7 +148,16 @@ async def test_database_gauges_count_items_of_unfinished_jobs_and_the_sync_queue
         await engine.dispose()
 
 
+POOLS = ("callers", "system")
+
+
 def test_the_pool_gauges_show_the_configured_size_and_nothing_held_at_rest(replica: Replica) -> None:
-    size, in_use = 'rollcall_db_pool_connections{state="size"}', 'rollcall_db_pool_connections{state="in_use"}'
-    assert _samples(replica)[size] == POOL_SIZE
-    eventually_sync(lambda: _samples(replica)[in_use] == 0, within=10, what="every pooled connection returned")
+    samples = _samples(replica)
+    for pool in POOLS:
+        assert samples[f'rollcall_db_pool_connections{{pool="{pool}",state="size"}}'] == POOL_SIZE
+
+    def idle() -> bool:
+        now = _samples(replica)
+        return all(now[f'rollcall_db_pool_connections{{pool="{p}",state="in_use"}}'] == 0 for p in POOLS)
+
+    eventually_sync(idle, within=10, what="every pooled connection returned")
