@@ -2,7 +2,7 @@
 algorithm on the same emulator in the same run as the baseline.
 
     .venv/bin/python -m bench.registration [--scheduled 2000] [--recurring 300] [--latency-ms 50]
-        [--reserved-share 0] [--profile]
+        [--reserved-share 0] [--profile] [--count-round-trips]
 
 Ours: the real registration service process (4 workers, PostgreSQL-shared Zoom budget with no share
 reserved unless --reserved-share says so; such runs are printed, not recorded) runs a class job for
@@ -11,7 +11,9 @@ of 10 single adds in parallel, 100 ms pause between chunks, errors logged and dr
 ceiling: Heavy 10 requests/s x 30 = 300 registrations/s by batch, Light 30/s single (Pro). Prints
 registrations/s and their ratio to the ceiling, 429s, lost registrations and CPU seconds per
 registrant of the service process. Uses DATABASE_URL's server when set, else the embedded
-PostgreSQL; a fresh database either way.
+PostgreSQL; a fresh database either way. --count-round-trips puts a proxy that counts the
+service's database round trips on the wire (bench.pg_wire) between it and PostgreSQL; like
+--profile and --reserved-share, such runs are printed, not recorded.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import contextlib
 import functools
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +36,7 @@ import psutil
 from rollcall.registration.v1 import registration_service_pb2 as pb
 from rollcall.registration.v1 import registration_service_pb2_grpc as rpc
 
+from bench.pg_wire import CountingProxy, Wire, through, upstream_of
 from bench.profile import profiled, summary
 from bench.results import RESULTS, Figure, record, rss_mib
 from common.zoom import RateCategory
@@ -42,7 +47,7 @@ from tests.support.emulator import EmulatorProcess, running_emulator
 from tests.support.grpc_health import is_serving
 from tests.support.polling import eventually_sync
 from tests.support.processes import free_port, start_python_module
-from tests.support.school import SchoolClass, add_meeting, seed_class
+from tests.support.school import SchoolClass, SchoolMeeting, add_meeting, seed_class
 from tests.support.tokens import bearer
 
 CEILING = {2: 300.0, 8: 30.0}  # registrations/s at Pro: Heavy 10/s x 30 per batch; Light 30/s
@@ -61,6 +66,25 @@ def _registrants(emulator: EmulatorProcess, meeting_id: int) -> int:
     return len(emulator.admin().get(f"/_emulator/meetings/{meeting_id}").json()["registrants"])
 
 
+@contextlib.contextmanager
+def _counted(database_url: str, count: bool) -> Iterator[tuple[str, Wire | None]]:
+    """The URL the service should use, and the wire count when `count` (a proxy in a thread)."""
+    if not count:
+        yield database_url, None
+        return
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    proxy = CountingProxy(upstream_of(database_url))
+    try:
+        port = asyncio.run_coroutine_threadsafe(proxy.start(), loop).result(timeout=10)
+        yield through(database_url, port), proxy.wire
+    finally:
+        asyncio.run_coroutine_threadsafe(proxy.stop(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+
+
 def _ours(
     database_url: str,
     emulator: EmulatorProcess,
@@ -68,10 +92,25 @@ def _ours(
     meeting_type: int,
     profile: bool,
     reserved_share: float,
+    count_round_trips: bool = False,
 ) -> dict[str, Any]:
     meeting = add_meeting(
         database_url, school, emulator.root, start=datetime.now(UTC) + timedelta(days=3), meeting_type=meeting_type
     )
+    with _counted(database_url, count_round_trips) as (service_url, wire):
+        return _run_job(service_url, wire, emulator, school, meeting, profile, reserved_share)
+
+
+def _run_job(
+    database_url: str,
+    wire: Wire | None,
+    emulator: EmulatorProcess,
+    school: SchoolClass,
+    meeting: SchoolMeeting,
+    profile: bool,
+    reserved_share: float,
+) -> dict[str, Any]:
+    meeting_type = meeting.meeting_type
     port = free_port()
     env = service_env(
         database_url,
@@ -93,6 +132,7 @@ def _ours(
             sampling = profiled(service.pid, profile_path) if profile else contextlib.nullcontext()
             with sampling:
                 cpu_before = sum(service.cpu_times()[:2])
+                trips_before = wire.round_trips if wire else 0
                 started = time.perf_counter()
                 job = stub.StartClassRegistration(
                     pb.StartClassRegistrationRequest(class_id=str(school.class_id), meeting_ids=[meeting.meeting_id]),
@@ -104,6 +144,7 @@ def _ours(
                     job = update.job
                 elapsed = time.perf_counter() - started
                 cpu = sum(service.cpu_times()[:2]) - cpu_before
+                trips = wire.round_trips - trips_before if wire else None
             if profile:
                 print(f"profile of the service, type {meeting_type} ({profile_path}):")
                 print("\n".join(summary(profile_path)))
@@ -127,6 +168,7 @@ def _ours(
         "cpu_ms_per_registrant": round(cpu * 1000 / max(registered, 1), 3),
         "memory_mib": memory_mib,
         "floor_cpu_ms": None,
+        "db_round_trips_per_registrant": None if trips is None else round(trips / max(registered, 1), 3),
     }
 
 
@@ -193,6 +235,7 @@ def _seed(database_url: str, emulator: EmulatorProcess, school: SchoolClass, mee
         "cpu_ms_per_registrant": None,
         "memory_mib": None,
         "floor_cpu_ms": None,
+        "db_round_trips_per_registrant": None,
     }
 
 
@@ -210,6 +253,11 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="sample the service with py-spy during each job (CPU figures rise)"
     )
+    parser.add_argument(
+        "--count-round-trips",
+        action="store_true",
+        help="count the service's database round trips through a proxy (bench.pg_wire)",
+    )
     args = parser.parse_args()
     rows = []
     with (
@@ -220,7 +268,17 @@ def main() -> None:
             if size == 0:
                 continue
             school = seed_class(database_url, size)
-            rows.append(_ours(database_url, emulator, school, meeting_type, args.profile, args.reserved_share))
+            rows.append(
+                _ours(
+                    database_url,
+                    emulator,
+                    school,
+                    meeting_type,
+                    args.profile,
+                    args.reserved_share,
+                    args.count_round_trips,
+                )
+            )
             # The same students into a fresh meeting: Zoom's per-second buckets refill in between.
             time.sleep(1.0)
             rows.append(_seed(database_url, emulator, school, meeting_type))
@@ -249,7 +307,7 @@ def main() -> None:
                 else ""
             )
         )
-    if not args.profile and not args.reserved_share:  # only the benchmark's own setting is recorded
+    if not (args.profile or args.reserved_share or args.count_round_trips):  # only the benchmark's own setting
         _record(rows)
 
 
