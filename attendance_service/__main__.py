@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from rollcall.attendance.v1 import attendance_service_pb2
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from attendance_service.config import AttendanceSettings
 from attendance_service.live import RosterHub
@@ -28,7 +27,7 @@ from attendance_service.sync_worker import SyncWorker
 from attendance_service.webhooks import WebhookIngest
 from common.bootstrap import Closeable, Engines, run_grpc_process
 from common.config import ConfigError, Settings
-from common.db import libpq_url
+from common.db.engine import libpq_url_of
 from common.db.statement_pipeline import StatementPipeline
 from common.grpc import ServiceDefinition
 from common.housekeeping import Chore, Housekeeping
@@ -42,21 +41,21 @@ async def build_services(
     """The AttendanceService of one process, with its sync worker started when Zoom is configured.
     Its own work (syncs, webhooks) still states its identity per transaction on the callers' engine."""
     engine = engines.callers
-    reads = StatementPipeline(_libpq(engine), size=own.read_connections, application_name="attendance-reads")
+    own_connections_url = libpq_url_of(engine)  # the participants reads' and the roster listener's
+    reads = StatementPipeline(own_connections_url, size=own.read_connections, application_name="attendance-reads")
     db = Database(engine, reads)
     source = ZoomReportSource(zoom_client_from_settings(settings, engine)) if settings.zoom.has_credentials else None
     sync = AttendanceSync(db, source)
     worker = SyncWorker(sync, db, own.sync_delays_seconds)
     if source is not None:
         worker.start()
-    listen_url = _libpq(engine)
     use_cases = UseCases(
         reads=MeetingReads(db, held_views=own.held_views),
         records=RecordKeeping(db),
         sync=sync,
         webhooks=WebhookIngest(db, worker.first_attempt_at, worker.wake),
         qr=QrCheckIns(db, own.qr, verifier_from_settings(settings).verify),
-        roster=RosterHub(listen_url, db),
+        roster=RosterHub(own_connections_url, db),
     )
     servicer = AttendanceServicer(use_cases, held_responses=own.held_views)
     housekeeping = Housekeeping([Chore("webhook_events", functools.partial(_forget_events, db, own.webhook_retention))])
@@ -69,10 +68,6 @@ async def build_services(
         reads,
         housekeeping,
     )
-
-
-def _libpq(engine: AsyncEngine) -> str:
-    return libpq_url(engine.url.render_as_string(hide_password=False))
 
 
 async def _forget_events(db: Database, retention: timedelta) -> int:

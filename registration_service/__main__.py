@@ -16,7 +16,8 @@ from rollcall.registration.v1 import registration_service_pb2, registration_serv
 
 from common.bootstrap import Closeable, Engines, OnShutdown, run_grpc_process
 from common.config import ConfigError, Settings
-from common.db import create_session_factory, libpq_url
+from common.db import create_session_factory
+from common.db.engine import libpq_url_of
 from common.db.idempotency import Idempotency
 from common.grpc import ServiceDefinition
 from common.housekeeping import Chore, Housekeeping
@@ -57,7 +58,7 @@ async def _build(
         [Chore("idempotency_keys", functools.partial(idempotency.forget_older_than, retention))]
     )
     housekeeping.start()
-    changes = JobChanges(libpq_url(engine.url.render_as_string(hide_password=False)))
+    changes = JobChanges(libpq_url_of(engine))
     use_cases = UseCases(
         students=StudentRegistration(db, registrar, domains, _now, settings.zoom.deadline_seconds),
         jobs=RegistrationJobs(

@@ -19,6 +19,7 @@ __all__ = [
     "create_session_factory",
     "create_system_engine",
     "libpq_url",
+    "libpq_url_of",
     "sqlalchemy_url",
 ]
 
@@ -45,6 +46,11 @@ def sqlalchemy_url(database_url: str) -> URL:
 def libpq_url(database_url: str) -> str:
     """The same URL in libpq's own form, for psycopg connections made without SQLAlchemy."""
     return sqlalchemy_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def libpq_url_of(engine: AsyncEngine) -> str:
+    """The URL `engine` connects with, in libpq's form, for a connection of its own (LISTEN, pipelines)."""
+    return libpq_url(engine.url.render_as_string(hide_password=False))
 
 
 def app_url(owner_url: str) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from common.audit import AuditOutcome, record_audit
 from common.db import create_session_factory
-from common.db.session import system_engine_transaction, system_transaction, transaction
+from common.db.session import system_engine_transaction, transaction
 from common.security.principal import Principal
 from registration_service.repository.classes import ClassQueries
 from registration_service.repository.jobs import JOB_CHANNEL, ClaimedItem, ItemResult, JobQueries, NewItem
@@ -48,19 +48,14 @@ class RegistrationRepository(ClassQueries, JobQueries):
 class Database:
     """Opens units of work: as the caller (row-level security applies) or as the service itself.
 
-    A system engine (common.db.engine.create_system_engine) makes the service's own work cheaper:
-    no identity round trip per transaction, and `as_system_statement` runs in autocommit (no BEGIN
-    and COMMIT). Without one the service's work sets its identity in each transaction on the
-    callers' engine."""
+    The service's own work runs on a system engine (common.db.engine.create_system_engine): no
+    identity round trip per transaction, and `as_system_statement` runs in autocommit (no BEGIN
+    and COMMIT)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], system_engine: AsyncEngine | None = None) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], system_engine: AsyncEngine) -> None:
         self._sessions = sessions
-        self._system = create_session_factory(system_engine) if system_engine else None
-        self._system_autocommit = (
-            create_session_factory(system_engine.execution_options(isolation_level="AUTOCOMMIT"))
-            if system_engine
-            else None
-        )
+        self._system = create_session_factory(system_engine)
+        self._system_autocommit = create_session_factory(system_engine.execution_options(isolation_level="AUTOCOMMIT"))
 
     @asynccontextmanager
     async def as_caller(self, principal: Principal) -> AsyncIterator[RegistrationRepository]:
@@ -69,20 +64,15 @@ class Database:
 
     @asynccontextmanager
     async def as_system(self) -> AsyncIterator[RegistrationRepository]:
-        opened = system_engine_transaction(self._system) if self._system else system_transaction(self._sessions)
-        async with opened as session:
+        async with system_engine_transaction(self._system) as session:
             yield RegistrationRepository(session)
 
     @asynccontextmanager
     async def as_system_statement(self) -> AsyncIterator[RegistrationRepository]:
         """For work that is one statement (a claim): each statement commits on its own."""
-        if self._system_autocommit is None:
-            async with self.as_system() as repo:
-                yield repo
-            return
         async with self._system_autocommit() as session:
             yield RegistrationRepository(session)
 
     def system_session(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A bare system transaction, for shared helpers such as idempotency keys."""
-        return system_transaction(self._sessions)
+        return system_engine_transaction(self._system)

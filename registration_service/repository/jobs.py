@@ -131,8 +131,8 @@ class JobQueries:
     async def active_pairs(
         self, meeting_ids: Sequence[int], students: Sequence[uuid.UUID]
     ) -> set[tuple[int, uuid.UUID]]:
-        """Pairs of these meetings and students already registered (approved or pending): a
-        worker asks about the 30 it claimed, never about a meeting's thousands."""
+        """Pairs of these meetings and students already registered (approved or pending): job
+        creation asks about the class's students, never about all of a meeting's registrants."""
         rows = await self.session.execute(
             _ACTIVE_PAIRS, {"ids": list(meeting_ids), "students": [str(s) for s in students]}
         )

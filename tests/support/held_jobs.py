@@ -5,15 +5,18 @@ of concurrent transactions on one job start from."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from common.db import libpq_url
+from common.db import create_engine, create_session_factory, libpq_url
+from common.db.engine import app_url, create_system_engine
+from registration_service.repository import Database
 from tests.support.school import SchoolClass, SchoolMeeting, add_meeting, seed_class
 
-__all__ = ["item_states", "job_state", "job_with_items_held_by", "new_job", "waits_on_a_lock"]
+__all__ = ["item_states", "job_state", "job_with_items_held_by", "new_job", "waits_on_a_lock", "worker_database"]
 
 
 def new_job(database_url: str, students: int, state: str) -> tuple[uuid.UUID, SchoolClass, SchoolMeeting]:
@@ -67,3 +70,16 @@ def waits_on_a_lock(database_url: str, application_name: str) -> bool:
             (application_name,),
         ).fetchone()
     return bool(row and row[0])
+
+
+@asynccontextmanager
+async def worker_database(database_url: str, application_name: str = "test-worker") -> AsyncIterator[Database]:
+    """The registration service's unit of work as its job workers have it: their own work on a
+    system engine of one connection named `application_name` (see `waits_on_a_lock`)."""
+    callers = create_engine(app_url(database_url), pool_size=1)
+    system = create_system_engine(app_url(database_url), pool_size=1, application_name=application_name)
+    try:
+        yield Database(create_session_factory(callers), system)
+    finally:
+        await system.dispose()
+        await callers.dispose()

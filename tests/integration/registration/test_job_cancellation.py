@@ -13,12 +13,18 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from common.db import create_engine, create_session_factory, libpq_url
-from common.db.engine import app_url
+from common.db import libpq_url
 from registration_service.repository import Database
 from registration_service.repository.jobs import JobQueries
 from tests.support.database import fresh_database
-from tests.support.held_jobs import item_states, job_state, job_with_items_held_by, new_job, waits_on_a_lock
+from tests.support.held_jobs import (
+    item_states,
+    job_state,
+    job_with_items_held_by,
+    new_job,
+    waits_on_a_lock,
+    worker_database,
+)
 from tests.support.polling import eventually
 
 
@@ -40,22 +46,16 @@ def test_a_cancel_racing_a_worker_putting_items_back_leaves_none_pending(
     second_name = f"second-{uuid.uuid4().hex[:8]}"
 
     async def race() -> None:
-        engine_first = create_engine(app_url(database_url), pool_size=1)
-        engine_second = create_engine(app_url(database_url), pool_size=1, application_name=second_name)
-        db_first, db_second = (
-            Database(create_session_factory(engine_first)),
-            Database(create_session_factory(engine_second)),
-        )
+        async with worker_database(database_url) as db_first, worker_database(database_url, second_name) as db_second:
 
-        async def worker(db: Database) -> None:
-            async with db.as_system() as repo:
-                await _put_back(repo, how, job_id, held_by_a)
+            async def worker(db: Database) -> None:
+                async with db.as_system() as repo:
+                    await _put_back(repo, how, job_id, held_by_a)
 
-        async def cancel(db: Database) -> None:
-            async with db.as_system() as repo:
-                await repo.cancel_job(job_id)
+            async def cancel(db: Database) -> None:
+                async with db.as_system() as repo:
+                    await repo.cancel_job(job_id)
 
-        try:
             async with db_first.as_system() as repo:
                 if first == "worker":
                     await _put_back(repo, how, job_id, held_by_a)
@@ -70,9 +70,6 @@ def test_a_cancel_racing_a_worker_putting_items_back_leaves_none_pending(
 
                 await eventually(second_ran_or_blocked, within=20, what="the second transaction ran or waits")
             await asyncio.wait_for(second, timeout=20)
-        finally:
-            await engine_first.dispose()
-            await engine_second.dispose()
 
     asyncio.run(race())
     assert job_state(database_url, job_id) == "cancelled"
@@ -92,18 +89,13 @@ def test_a_claim_does_not_wait_for_a_job_row_another_transaction_holds() -> None
             )
 
         async def claim_beside_a_held_job() -> int:
-            engines = [create_engine(app_url(url), pool_size=1) for _ in range(2)]
-            holder, claimer = (Database(create_session_factory(engine)) for engine in engines)
-            try:
+            async with worker_database(url) as holder, worker_database(url) as claimer:
                 async with holder.as_system() as held:
                     await held.lock_jobs([job_id])
                     async with claimer.as_system() as repo:
                         await repo.session.execute(text("SET LOCAL lock_timeout = '5s'"))  # waiting would fail
                         items = await repo.claim("worker-c", timedelta(minutes=1), 30, 30)
                 return len(items)
-            finally:
-                for engine in engines:
-                    await engine.dispose()
 
         assert asyncio.run(claim_beside_a_held_job()) == 1
         assert item_states(url, job_id) == ["in_progress"]

@@ -8,11 +8,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from common.db import create_engine, create_session_factory
-from common.db.engine import app_url
-from registration_service.repository import Database
 from registration_service.repository.jobs import ItemResult
-from tests.support.held_jobs import job_state, job_with_items_held_by, waits_on_a_lock
+from tests.support.held_jobs import job_state, job_with_items_held_by, waits_on_a_lock, worker_database
 from tests.support.polling import eventually
 
 
@@ -21,10 +18,7 @@ def test_two_workers_settling_the_last_items_at_once_complete_the_job(database_u
     name_b = f"worker-b-{uuid.uuid4().hex[:8]}"
 
     async def settle_concurrently() -> list[uuid.UUID]:
-        engine_a = create_engine(app_url(database_url), pool_size=1)
-        engine_b = create_engine(app_url(database_url), pool_size=1, application_name=name_b)
-        a, b = Database(create_session_factory(engine_a)), Database(create_session_factory(engine_b))
-        try:
+        async with worker_database(database_url) as a, worker_database(database_url, name_b) as b:
             a_locked = asyncio.Event()
 
             async def worker_b() -> list[uuid.UUID]:
@@ -46,9 +40,6 @@ def test_two_workers_settling_the_last_items_at_once_complete_the_job(database_u
                 await eventually(b_blocked, within=20, what="worker B waits for A's lock on the job")
                 a_completed = await repo.complete_finished_jobs([job_id])  # B's item is in progress to A
             return [*a_completed, *await asyncio.wait_for(b_task, timeout=20)]
-        finally:
-            await engine_a.dispose()
-            await engine_b.dispose()
 
     assert asyncio.run(settle_concurrently()) == [job_id]
     assert job_state(database_url, job_id) == "completed"

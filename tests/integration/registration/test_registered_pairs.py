@@ -1,6 +1,6 @@
-"""A worker asks the database which of the students it claimed are registered already: only
-those, whatever else the meeting holds (a meeting of thousands would otherwise be read whole for
-every 30 items, which made a 2,000-student job quadratic)."""
+"""Job creation asks the database which of the students it enrolls are registered already: only
+those, whatever else the meeting holds (a meeting of thousands read whole for every 30 items made a
+2,000-student job quadratic when the workers asked so; they now learn it from the claim itself)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from common.db import create_engine, create_session_factory, libpq_url
-from common.db.engine import app_url
-from registration_service.repository import Database
+from common.db import libpq_url
+from tests.support.held_jobs import worker_database
 from tests.support.school import add_meeting, seed_class
 
 
@@ -28,14 +27,10 @@ def test_a_claimed_group_learns_which_of_its_own_students_are_registered(databas
             )
 
     async def ask() -> tuple[set[object], set[object]]:
-        engine = create_engine(app_url(database_url), pool_size=1)
-        try:
-            async with Database(create_session_factory(engine)).as_system() as repo:
-                claimed = await repo.active_pairs([meeting.meeting_id], [first, second, fourth])
-                whole = await repo.active_pairs([meeting.meeting_id], school.students)
-            return set(claimed), set(whole)
-        finally:
-            await engine.dispose()
+        async with worker_database(database_url) as db, db.as_system() as repo:
+            claimed = await repo.active_pairs([meeting.meeting_id], [first, second, fourth])
+            whole = await repo.active_pairs([meeting.meeting_id], school.students)
+        return set(claimed), set(whole)
 
     claimed, whole = asyncio.run(ask())
     assert claimed == {(meeting.meeting_id, first)}  # the cancelled one may be registered again
